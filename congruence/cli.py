@@ -2,14 +2,165 @@
 
 from __future__ import annotations
 
+import functools
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+
+from congruence.errors import CongruenceError
 
 app = typer.Typer(
     name="congruence",
-    help="Incongruence-aware empathic AI for counselling-style sessions (research tool, not therapy).",
+    help="Incongruence-aware empathic AI for counselling-style sessions (a research tool, not therapy).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    add_completion=False,
 )
+err = Console(stderr=True)
+out = Console()
+
+
+def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Print a :class:`CongruenceError` as problem + fix (no traceback) and exit with status 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CongruenceError as exc:
+            err.print(f"[bold red]Error:[/] {exc.problem}")
+            if exc.fix:
+                err.print(f"[bold]Fix:[/] {exc.fix}")
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err.print("[yellow]Interrupted.[/] Finished turns are saved; run the same command again to resume.")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+@contextmanager
+def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress bar driven by ``callback(stage, done, total)``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    disable = os.environ.get("CONGRUENCE_NO_PROGRESS") == "1"
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=disable,
+        transient=False,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+def _print_result(result: Any) -> None:
+    from rich.table import Table
+
+    t = result.table
+    tab = Table(title=f"Session {result.session.session_id}: {len(t)} client turns", show_lines=False)
+    for col in ("turn", "start", "text", "text V", "face V", "face A", "voice A", "face"):
+        tab.add_column(col, overflow="fold")
+
+    def fmt(v: Any) -> str:
+        return "-" if v is None or (isinstance(v, float) and v != v) else f"{v:+.2f}"
+
+    for _, r in t.iterrows():
+        tab.add_row(
+            str(r["turn_index"]),
+            "-" if r["start"] is None or r["start"] != r["start"] else f"{r['start']:.1f}s",
+            str(r["text"])[:60],
+            fmt(r.get("text_valence")),
+            fmt(r.get("face_valence")),
+            fmt(r.get("face_arousal")),
+            fmt(r.get("voice_arousal")),
+            str(r.get("face_status", "-")),
+        )
+    out.print(tab)
+    proxies = [c for c in ("face_valence", "face_arousal", "voice_arousal") if c in result.provenance]
+    if proxies:
+        out.print(
+            "[dim]Proxies (not trained on this target; see summary.json 'provenance'): "
+            + ", ".join(f"{c} <- {result.provenance[c].estimator}" for c in proxies if result.provenance[c].kind == "proxy")
+            + "[/]"
+        )
+    for w in result.warnings:
+        err.print(f"[yellow]Warning:[/] {w}")
+    for name, path in result.outputs.items():
+        out.print(f"{name}: {path}")
+
+
+@app.command()
+@user_errors
+def analyze(
+    session: Annotated[Path, typer.Argument(help="Video (mp4, mkv, webm, mov) or audio (wav, flac, mp3, m4a).")],
+    transcript: Annotated[
+        Path | None, typer.Option("--transcript", "-t", help="SRT, WebVTT, CSV/TSV or JSON; omit to use ASR.")
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML/JSON analysis config.")] = None,
+    roles: Annotated[str | None, typer.Option(help="Role override, e.g. 'S1=client,S2=counsellor'.")] = None,
+) -> None:
+    """Analyse a recorded session into a per-turn multimodal affect table (Parquet, CSV, JSON)."""
+    from congruence.analyze import analyze as run
+    from congruence.config import AnalysisConfig
+
+    with progress_bar() as bar:
+        result = run(
+            session,
+            transcript=transcript,
+            out_dir=out_dir,
+            config=AnalysisConfig.load(config),
+            roles=roles,
+            progress=bar,
+        )
+    _print_result(result)
+
+
+@app.command()
+@user_errors
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("congruence-demo"),
+) -> None:
+    """Run `analyze` on the shipped example session (real face video + synthetic speech)."""
+    from congruence.analyze import analyze as run
+    from congruence.examples import build_demo_session
+
+    media, transcript = build_demo_session(out_dir / "session")
+    out.print(f"Example session: {media}\nTranscript: {transcript}")
+    with progress_bar() as bar:
+        result = run(media, transcript=transcript, out_dir=out_dir, progress=bar, session_id="demo")
+    _print_result(result)
+
+
+def _register_subcommands() -> None:
+    # each stage owns its commands; a stage that is not installed simply adds none
+    import importlib
+
+    for mod in ("congruence.evaluation.cli", "congruence.generation.cli"):
+        try:
+            module = importlib.import_module(mod)
+        except ModuleNotFoundError:
+            continue
+        module.register(app)
+
+
+_register_subcommands()
 
 
 def main() -> None:  # pragma: no cover - entry point

@@ -41,8 +41,9 @@ def wolfgang_video(feat_data_dir: Path) -> Path:
     return p
 
 
-def _espeak(text: str, out: Path, *, voice: str = "en-us", speed: int = 150, pitch: int = 50,
-            amplitude: int = 100) -> Path:
+def _espeak(
+    text: str, out: Path, *, voice: str = "en-us", speed: int = 150, pitch: int = 50, amplitude: int = 100
+) -> Path:
     exe = shutil.which("espeak-ng")
     if exe is None:
         pytest.skip("espeak-ng not installed (apt-get install espeak-ng)")
@@ -68,3 +69,44 @@ def speak(tmp_path_factory: pytest.TempPathFactory):
         return _espeak(text, root / f"s{next(counter)}.wav", **kw)
 
     return make
+
+
+def write_video(
+    path: Path,
+    *,
+    seconds: float = 3.0,
+    fps: int = 10,
+    audio: np.ndarray | None = None,
+    sr: int = 16000,
+    size: tuple[int, int] = (160, 120),
+) -> Path:
+    """Encode a small test video whose frame i shows a bar of width proportional to i (PyAV)."""
+    import av
+
+    w, h = size
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("mpeg4", rate=fps)
+        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        a = None
+        if audio is not None:
+            a = out.add_stream("aac", rate=sr)
+            a.layout = "mono"
+        for i in range(int(seconds * fps)):
+            frame = np.zeros((h, w, 3), np.uint8)
+            frame[:, : int(w * i / (seconds * fps))] = 255
+            for p in v.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                out.mux(p)
+        for p in v.encode():
+            out.mux(p)
+        if a is not None:
+            for k in range(0, len(audio), 1024):
+                af = av.AudioFrame.from_ndarray(
+                    audio[None, k : k + 1024].astype(np.float32), format="fltp", layout="mono"
+                )
+                af.sample_rate = sr
+                af.pts = k
+                for p in a.encode(af):
+                    out.mux(p)
+            for p in a.encode():
+                out.mux(p)
+    return path

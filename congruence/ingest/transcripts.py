@@ -161,7 +161,8 @@ def _map_columns(header: list[str], where: str) -> dict[str, str]:
     missing = [k for k in ("speaker", "text") if k not in found]
     if missing:
         raise TranscriptError(
-            f"{where} has no {' / '.join(missing)} column (columns: {', '.join(header)}).",
+            f"{where} has no {' or '.join('utterance' if m == 'text' else m for m in missing)} column "
+            f"(columns: {', '.join(header)}).",
             "Use a header row with Speaker, Start Time, End Time, Utterance.",
         )
     return found
@@ -184,7 +185,7 @@ def _records_to_turns(records: list[dict], cols: dict[str, str], where: str) -> 
                     "Write times as seconds (12.5) or HH:MM:SS(.mmm).",
                 ) from exc
         speaker = str(rec.get(cols["speaker"]) or "").strip() or UNKNOWN_SPEAKER
-        text = str(rec.get(cols["text"]) or "").strip()
+        text = " ".join(str(rec.get(cols["text"]) or "").split())
         turns.append(Turn(index=len(turns), speaker=speaker, text=text, start=times[0], end=times[1]))
     if not turns:
         raise TranscriptError(f"{where} has a header but no rows.", "Add one row per utterance.")

@@ -1,0 +1,417 @@
+"""`analyze`: a recorded session in, a per-turn multimodal affect table out.
+
+Stages: probe the media -> turns (from a transcript, or ASR + diarization) -> roles and merging ->
+per client turn: text, voice and face analyzers -> session-level normalisation -> outputs.
+
+Per-turn results go to an append-only store keyed by the media's content hash, the turn (times
+and words) and the analyzers' configuration, so a re-run skips finished turns and a run killed
+halfway resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from congruence import __version__
+from congruence.config import AnalysisConfig, ModalityConfig
+from congruence.errors import CongruenceError
+from congruence.ingest import media as media_mod
+from congruence.ingest.transcripts import UNKNOWN_SPEAKER, read_transcript
+from congruence.ingest.turns import assign_roles, check_times, merge_consecutive, parse_roles
+from congruence.io import JsonlStore, atomic_path, file_digest, text_digest, write_atomic, write_json
+from congruence.perception.base import Audio, Features, Frame
+from congruence.provenance import Kind, Provenance
+from congruence.registry import create
+from congruence.schema import Role, Session, Turn
+
+Progress = Callable[[str, int, int], None]
+
+#: Columns that identify a row, like audinterface's (file, start, end) index.
+INDEX_COLUMNS = ["session_id", "turn_index", "start", "end"]
+BASE_PROVENANCE = {
+    "speaker": Provenance("transcript", Kind.MEASUREMENT),
+    "text": Provenance("transcript", Kind.MEASUREMENT),
+}
+
+
+@dataclass
+class AnalysisResult:
+    """What :func:`analyze` produced."""
+
+    session: Session
+    table: pd.DataFrame
+    provenance: dict[str, Provenance]
+    warnings: list[str] = field(default_factory=list)
+    outputs: dict[str, str] = field(default_factory=dict)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def _noop(stage: str, done: int, total: int) -> None:
+    pass
+
+
+def frame_times(turn: Turn, config: AnalysisConfig) -> list[float]:
+    """Sample times of one client turn: the key frame plus ``sample_fps`` across the turn.
+
+    Capped at ``max_frames_per_turn`` evenly spread samples so long monologues cost a bounded
+    amount of work and memory.
+    """
+    assert turn.start is not None and turn.end is not None
+    start, end = turn.start, max(turn.end, turn.start)
+    n = max(1, min(config.max_frames_per_turn, math.ceil((end - start) * config.sample_fps)))
+    times = list(np.linspace(start, end, n, endpoint=False) + (end - start) / (2 * n))
+    key = min(end, start + config.key_frame_offset)
+    return sorted({round(float(t), 3) for t in [*times, key]})
+
+
+def _create_analyzer(family: str, cfg: ModalityConfig) -> Any:
+    return create(family, cfg.name, **cfg.options)
+
+
+class _Analyzers:
+    """The three modality analyzers, created lazily so a text-only run loads no vision model."""
+
+    def __init__(self, config: AnalysisConfig) -> None:
+        self.config = config
+        self._made: dict[str, Any] = {}
+
+    def get(self, modality: str) -> Any:
+        if modality not in self._made:
+            self._made[modality] = _create_analyzer(f"{modality}.analyzer", getattr(self.config, modality))
+        return self._made[modality]
+
+    def enabled(self) -> list[str]:
+        return [m for m in ("text", "voice", "face") if getattr(self.config, m).enabled]
+
+
+def _turns_from_transcript(
+    path: str, duration: float | None, config: AnalysisConfig
+) -> tuple[list[Turn], list[str]]:
+    turns, warnings = read_transcript(path)
+    turns, more = check_times(turns, duration)
+    return merge_consecutive(turns, max_gap=config.merge_max_gap), warnings + more
+
+
+def _turns_from_asr(
+    audio_path: Path, work: Path, media_key: str, config: AnalysisConfig, progress: Progress
+) -> tuple[list[Turn], list[str]]:
+    from congruence.ingest import asr, diarize
+
+    cache = work / f"asr-{text_digest(media_key, config.asr_model, config.num_speakers)}.json"
+    if cache.exists():
+        data = json.loads(cache.read_text())
+        turns = [Turn(**{**t, "words": [asr.Word(**w) for w in t["words"]]}) for t in data]
+        return turns, []
+    audio = media_mod.AudioFile(audio_path).read_all()
+    progress("transcribing (ASR)", 0, 1)
+    turns = diarize.transcribe_and_diarize(audio, model=config.asr_model, num_speakers=config.num_speakers)
+    progress("transcribing (ASR)", 1, 1)
+    write_json(cache, [asdict(t) for t in turns])
+    if not turns:
+        raise CongruenceError(
+            "No speech was found in the recording, so there are no turns to analyse.",
+            "Check the audio track, or pass a transcript with --transcript.",
+        )
+    return turns, ["Turns come from ASR and speaker diarization (Whisper tiny.en level errors); check them."]
+
+
+def _route_frames(frames: Iterator[Frame], turns: Sequence[Turn]) -> Iterator[tuple[Turn, list[Frame]]]:
+    """Group one forward pass of frames into the turns (sorted by start) they fall in."""
+    pending: Frame | None = None
+    for turn in turns:
+        got: list[Frame] = []
+        while True:
+            f = pending if pending is not None else next(frames, None)
+            pending = None
+            if f is None:
+                break
+            if f.time > turn.end + 1e-3:  # type: ignore[operator]
+                pending = f
+                break
+            if f.time >= turn.start - 1e-3:  # type: ignore[operator]
+                got.append(f)
+        yield turn, got
+
+
+def _flatten(feats: Features) -> dict[str, Any]:
+    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in feats.values.items()}
+
+
+def analyze(
+    media: str | Path,
+    *,
+    transcript: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    config: AnalysisConfig | None = None,
+    roles: str | dict[str, str] | None = None,
+    session_id: str | None = None,
+    progress: Progress | None = None,
+) -> AnalysisResult:
+    """Analyse a recorded session into a per-client-turn affect table.
+
+    Args:
+        media: video (mp4, mkv, webm, mov) or audio (wav, flac, mp3, m4a) of the session.
+        transcript: SRT, WebVTT, CSV/TSV or JSON transcript; without one, turns come from ASR
+            with word timestamps and speaker diarization.
+        out_dir: where ``turns.parquet``, ``turns.csv``, ``summary.json`` and the result cache go
+            (default: ``<media stem>.congruence/`` beside the media).
+        config: estimator names and sampling settings (defaults: the embedded offline models).
+        roles: override of the role assignment, e.g. ``"S1=client,S2=counsellor"``.
+        progress: ``callback(stage, done, total)``.
+    """
+    t_start = time.perf_counter()
+    config = config or AnalysisConfig()
+    progress = progress or _noop
+    media = Path(media)
+    info = media_mod.probe(media)
+    out = Path(out_dir) if out_dir is not None else media.with_name(media.stem + ".congruence")
+    work = out / ".cache"
+    work.mkdir(parents=True, exist_ok=True)
+    session_id = session_id or media.stem
+    warnings: list[str] = []
+
+    progress("hashing media", 0, 1)
+    media_key = file_digest(media)
+    audio_path = work / f"audio-{media_key}.f32"
+    if info.has_audio and not audio_path.exists():
+        progress("decoding audio", 0, 1)
+        media_mod.decode_audio_to_file(media, audio_path)
+    audio_file = media_mod.AudioFile(audio_path) if info.has_audio else None
+    if not info.has_audio:
+        warnings.append("The media has no audio track: voice features are missing for every turn.")
+    if not info.has_video:
+        warnings.append("The media has no video stream: face features are missing for every turn.")
+
+    if transcript is not None:
+        turns, more = _turns_from_transcript(str(transcript), info.duration, config)
+    elif audio_file is not None:
+        turns, more = _turns_from_asr(audio_path, work, media_key, config, progress)
+    else:
+        raise CongruenceError(
+            f"{media.name} has no audio track and no transcript was given, so turns cannot be found.",
+            "Pass the transcript with --transcript.",
+        )
+    warnings += more
+    override = parse_roles(roles)
+    if all(t.speaker == UNKNOWN_SPEAKER for t in turns):
+        raise CongruenceError(
+            "The transcript names no speakers, so client and counsellor turns cannot be told apart.",
+            "Add a speaker column (CSV/JSON), 'Name: text' cue prefixes (SRT/WebVTT), or analyse without "
+            "a transcript to use speaker diarization.",
+        )
+    turns, role_map, role_method = assign_roles(turns, {k: Role(v) for k, v in override.items()})
+    session = Session(
+        session_id=session_id, turns=turns, media_path=str(media), duration=info.duration, roles=role_map
+    )
+    pairs = session.pairs()
+    if not pairs:
+        raise CongruenceError(
+            f"No client turns found (roles: {', '.join(f'{k}={v}' for k, v in role_map.items())}).",
+            "Set the roles explicitly, e.g. --roles 'Speaker A=counsellor,Speaker B=client'.",
+        )
+
+    analyzers = _Analyzers(config)
+    modalities = analyzers.enabled()
+    cfg_key = text_digest(
+        __version__,
+        {m: asdict(getattr(config, m)) for m in modalities},
+        config.sample_fps,
+        config.max_frames_per_turn,
+        config.key_frame_offset,
+        config.max_frame_width,
+    )
+    store = JsonlStore(work / "turns.jsonl")
+    frames_dir = out / "frames"
+
+    def turn_key(turn: Turn) -> str:
+        return text_digest(media_key, cfg_key, turn.start, turn.end, turn.text)
+
+    todo = [p.client for p in pairs if turn_key(p.client) not in store]
+    n_total, n_cached = len(pairs), len(pairs) - len(todo)
+    progress("analysing client turns", n_cached, n_total)
+
+    text_feats: dict[int, Features] = {}
+    if todo and "text" in modalities:
+        text_an = analyzers.get("text")
+        many = getattr(text_an, "analyze_many", None)
+        feats = many([t.text for t in todo]) if many else [text_an.analyze_turn(t.text) for t in todo]
+        text_feats = {t.index: f for t, f in zip(todo, feats, strict=True)}
+
+    timed = [t for t in todo if t.start is not None and t.end is not None]
+    untimed = [t for t in todo if t not in timed]
+    if untimed:
+        warnings.append(f"{len(untimed)} client turn(s) have no times: only their words are analysed.")
+    frame_iter: Iterator[Frame] = iter(())
+    if info.has_video and "face" in modalities and timed:
+        times = [x for t in sorted(timed, key=lambda t: t.start) for x in frame_times(t, config)]
+        frame_iter = media_mod.iter_frames(media, times, max_width=config.max_frame_width)
+    done = n_cached
+    for turn, frames in [
+        *_route_frames(frame_iter, sorted(timed, key=lambda t: t.start)),
+        *((t, []) for t in untimed),
+    ]:
+        record: dict[str, Any] = {"turn_index": turn.index}
+        if turn.index in text_feats:
+            record.update(_flatten(text_feats[turn.index]))
+        if "voice" in modalities:
+            audio: Audio | None = None
+            if audio_file is not None and turn.start is not None and turn.end is not None:
+                audio = audio_file.segment(turn.start, turn.end)
+            record.update(_flatten(analyzers.get("voice").analyze_turn(audio, text=turn.text)))
+        if "face" in modalities:
+            if not info.has_video or turn.start is None:
+                record.update({"face_status": "no_video" if not info.has_video else "no_times"})
+            else:
+                key_time = min(turn.end, turn.start + config.key_frame_offset)
+                feats = analyzers.get("face").analyze_turn(frames, key_time)
+                record.update(_flatten(feats))
+                crop = feats.artifacts.get("key_crop")
+                if crop is not None:
+                    record["face_key_crop_file"] = _save_crop(crop, frames_dir / f"turn{turn.index:04d}.png")
+        store.put(turn_key(turn), record)
+        done += 1
+        progress("analysing client turns", done, n_total)
+
+    table = _build_table(session, pairs, store, turn_key)
+    provenance: dict[str, Provenance] = dict(BASE_PROVENANCE)
+    for m in modalities:
+        an = analyzers.get(m)
+        provenance.update(an.columns())
+        table = an.finalize(table)
+    # the finalize steps may add columns; anything the analyzers did not describe is flagged
+    for col in table.columns:
+        if col.startswith(("text_", "voice_", "face_")) and col not in provenance:
+            provenance[col] = Provenance("unknown", Kind.PROXY, "no provenance declared")
+    result = AnalysisResult(session=session, table=table, provenance=provenance, warnings=warnings)
+    result.stats = {
+        "turns": len(turns),
+        "client_turns": n_total,
+        "from_cache": n_cached,
+        "seconds": round(time.perf_counter() - t_start, 3),
+        "media_seconds": round(info.duration, 3),
+        "roles_from": role_method,
+    }
+    result.outputs = write_outputs(result, out, info=info, config=config)
+    return result
+
+
+def _save_crop(crop: np.ndarray, path: Path) -> str:
+    from PIL import Image
+
+    def write(fh: Any) -> None:
+        Image.fromarray(np.asarray(crop, dtype=np.uint8)).save(fh, format="PNG")
+
+    write_atomic(path, write, binary=True)
+    return f"frames/{path.name}"
+
+
+def _build_table(
+    session: Session, pairs: list, store: JsonlStore, turn_key: Callable[[Turn], str]
+) -> pd.DataFrame:
+    rows = []
+    for p in pairs:
+        c = p.client
+        rec = dict(store.get(turn_key(c)) or {})
+        rec.pop("key", None)
+        rec.pop("turn_index", None)
+        row = {
+            "session_id": session.session_id,
+            "turn_index": c.index,
+            "start": c.start,
+            "end": c.end,
+            "pair_index": p.index,
+            "speaker": c.speaker,
+            "role": str(c.role),
+            "text": c.text,
+            "counsellor_text": p.counsellor.text if p.counsellor else None,
+            "counsellor_start": p.counsellor.start if p.counsellor else None,
+            "counsellor_end": p.counsellor.end if p.counsellor else None,
+            **rec,
+        }
+        # E-THER annotation fields: present and empty until a rater fills them
+        for k, v in asdict(p.annotation).items():
+            row[f"ann_{k}"] = v
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_outputs(
+    result: AnalysisResult, out: Path, *, info: media_mod.MediaInfo, config: AnalysisConfig
+) -> dict[str, str]:
+    """Write the turn table (Parquet, CSV), the transcript with roles and the JSON summary."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = result.table
+    outputs = {
+        "parquet": str(out / "turns.parquet"),
+        "csv": str(out / "turns.csv"),
+        "summary": str(out / "summary.json"),
+    }
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    fields = []
+    for f in arrow.schema:
+        prov = result.provenance.get(f.name)
+        fields.append(f.with_metadata({"provenance": json.dumps(prov.as_dict())}) if prov else f)
+    arrow = pa.Table.from_arrays(arrow.columns, schema=pa.schema(fields, metadata=arrow.schema.metadata))
+    with atomic_path(outputs["parquet"]) as tmp:
+        pq.write_table(arrow, tmp)
+    # vectors do not belong in a spreadsheet: the CSV keeps the scalar columns
+    flat = table[[c for c in table.columns if not _is_vector_column(table[c])]]
+    write_atomic(outputs["csv"], lambda fh: flat.to_csv(fh, index=False))
+    summary = {
+        "congruence_version": __version__,
+        "session_id": result.session.session_id,
+        "media": {**asdict(info)},
+        "roles": {k: str(v) for k, v in result.session.roles.items()},
+        "turns": [
+            {
+                "index": t.index,
+                "speaker": t.speaker,
+                "role": str(t.role),
+                "start": t.start,
+                "end": t.end,
+                "text": t.text,
+            }
+            for t in result.session.turns
+        ],
+        "stats": result.stats,
+        "warnings": result.warnings,
+        "config": config.to_dict(),
+        "provenance": {k: v.as_dict() for k, v in sorted(result.provenance.items())},
+        "proxies": sorted(k for k, v in result.provenance.items() if v.kind is Kind.PROXY),
+        "missing": {
+            m: table[f"{m}_status"].value_counts(dropna=False).to_dict()
+            for m in ("text", "voice", "face")
+            if f"{m}_status" in table
+        },
+    }
+    write_json(outputs["summary"], summary)
+    return outputs
+
+
+def _is_vector_column(s: pd.Series) -> bool:
+    first = next((v for v in s if v is not None and not (isinstance(v, float) and math.isnan(v))), None)
+    return isinstance(first, list | np.ndarray)
+
+
+def load_table(path: str | Path) -> tuple[pd.DataFrame, dict[str, Provenance]]:
+    """Read a ``turns.parquet`` with the provenance of each column."""
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(path)
+    prov = {}
+    for f in t.schema:
+        if f.metadata and b"provenance" in f.metadata:
+            d = json.loads(f.metadata[b"provenance"])
+            prov[f.name] = Provenance(d["estimator"], Kind(d["kind"]), d.get("note", ""))
+    return t.to_pandas(), prov
