@@ -1,0 +1,151 @@
+"""`congruence analyze` / `demo` end to end through the CLI and the API, on real media."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import write_video
+from typer.testing import CliRunner
+
+from congruence.analyze import analyze, load_table
+from congruence.cli import app
+from congruence.config import AnalysisConfig
+from congruence.examples import build_demo_session
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def demo_session(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return build_demo_session(tmp_path_factory.mktemp("demo"))
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory, demo_session) -> Path:
+    """`congruence demo` through the CLI, once for the module."""
+    out = tmp_path_factory.mktemp("demo_out")
+    res = runner.invoke(app, ["demo", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+@pytest.mark.slow
+def test_demo_writes_the_turn_table_summary_and_says_what_is_a_proxy(demo_run: Path) -> None:
+    table, prov = load_table(demo_run / "turns.parquet")
+    assert list(table["speaker"]) == ["Client", "Client", "Client"]
+    assert table["counsellor_text"].iloc[0].startswith("It sounds like")
+    # every modality present on every client turn of the demo
+    assert set(table["face_status"]) == {"ok"} and set(table["voice_status"]) == {"ok"}
+    assert set(table["text_status"]) == {"ok"}
+    # provenance travels with the columns, and proxies are labelled as such
+    assert prov["face_valence"].kind == "proxy" and prov["voice_arousal"].kind == "proxy"
+    assert prov["face_expr_happy"].kind == "model"
+    summary = json.loads((demo_run / "summary.json").read_text())
+    assert "face_valence" in summary["proxies"] and summary["roles"] == {
+        "Counsellor": "counsellor",
+        "Client": "client",
+    }
+    csv = pd.read_csv(demo_run / "turns.csv")
+    assert len(csv) == 3 and "text_embedding" not in csv.columns
+    assert (demo_run / table["face_key_crop_file"].iloc[0]).exists()
+    # E-THER annotation fields exist and are empty
+    assert table[["ann_incongruence", "ann_engagement", "ann_valence", "ann_rater"]].isna().all().all()
+
+
+@pytest.mark.slow
+def test_demo_has_an_incongruent_and_a_congruent_turn(demo_run: Path) -> None:
+    """Turn 1: 'I'm fine, everything is great' over a crying face; turn 2: happy words, smiling face."""
+    t, _ = load_table(demo_run / "turns.parquet")
+    first, second = t.iloc[0], t.iloc[1]
+    assert first["text_valence"] > 0 and second["text_valence"] > 0
+    assert first["face_valence"] < 0 < second["face_valence"]
+    assert first["face_expr_happy"] < second["face_expr_happy"]
+
+
+@pytest.mark.slow
+def test_rerun_uses_the_cache_and_an_interrupted_run_resumes(demo_session, tmp_path: Path) -> None:
+    media, transcript = demo_session
+    cfg = AnalysisConfig()
+    cfg.face.enabled = False  # keeps this test fast; the face path is covered by the demo test
+    calls: list[int] = []
+
+    def stop_after_first(stage: str, done: int, total: int) -> None:
+        if stage == "analysing client turns":
+            calls.append(done)
+            if done == 1:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        analyze(media, transcript=transcript, out_dir=tmp_path, config=cfg, progress=stop_after_first)
+    assert not (tmp_path / "turns.parquet").exists()  # no half-finished output that looks complete
+    resumed = analyze(media, transcript=transcript, out_dir=tmp_path, config=cfg)
+    assert resumed.stats["from_cache"] == 1 and resumed.stats["client_turns"] == 3
+    again = analyze(media, transcript=transcript, out_dir=tmp_path, config=cfg)
+    assert again.stats["from_cache"] == 3
+    fresh = analyze(media, transcript=transcript, out_dir=tmp_path / "fresh", config=cfg)
+    cols = ["text_valence", "voice_f0_median", "voice_arousal"]
+    np.testing.assert_allclose(resumed.table[cols].to_numpy(float), fresh.table[cols].to_numpy(float))
+    # a changed config recomputes instead of serving stale results
+    cfg2 = AnalysisConfig()
+    cfg2.face.enabled = False
+    cfg2.voice.options = {"pitch_floor": 75.0}
+    assert analyze(media, transcript=transcript, out_dir=tmp_path, config=cfg2).stats["from_cache"] == 0
+
+
+def test_missing_media_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["analyze", str(tmp_path / "nope.mp4")])
+    assert res.exit_code == 2
+    assert "not found" in res.output and "Traceback" not in res.output
+
+
+def test_transcript_that_runs_past_the_media(demo_session, tmp_path: Path) -> None:
+    media, _ = demo_session
+    bad = tmp_path / "t.csv"
+    bad.write_text(
+        "speaker,start,end,utterance\nCounsellor,0,1,Hi\nClient,100,110,Hello\nClient,200,210,Bye\n"
+    )
+    res = runner.invoke(app, ["analyze", str(media), "--transcript", str(bad), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 2
+    assert "start after the media ends" in res.output and "Fix:" in res.output
+
+
+@pytest.mark.slow
+def test_video_without_audio_and_without_a_face(tmp_path: Path) -> None:
+    """A silent screen recording: explicit missing values for voice and face, words still analysed."""
+    media = write_video(tmp_path / "screen.mp4", seconds=6, fps=10)
+    transcript = tmp_path / "t.srt"
+    transcript.write_text(
+        "1\n00:00:00,000 --> 00:00:02,000\nCounsellor: How was your week?\n\n"
+        "2\n00:00:02,500 --> 00:00:05,500\nClient: It was terrible, I feel hopeless.\n"
+    )
+    res = runner.invoke(app, ["analyze", str(media), "-t", str(transcript), "-o", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    assert "no audio track" in res.output
+    t, _ = load_table(tmp_path / "o" / "turns.parquet")
+    assert t["voice_status"].tolist() == ["no_audio"] and t["face_status"].tolist() == ["no_face"]
+    assert pd.isna(t["voice_arousal"]).all() and pd.isna(t["face_valence"]).all()
+    assert t["text_valence"].iloc[0] < 0
+
+
+def test_transcript_without_speakers_asks_for_them(demo_session, tmp_path: Path) -> None:
+    media, _ = demo_session
+    srt = tmp_path / "nospk.srt"
+    srt.write_text("1\n00:00:01,000 --> 00:00:03,000\nhello there\n")
+    res = runner.invoke(app, ["analyze", str(media), "-t", str(srt), "-o", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "names no speakers" in res.output
+
+
+def test_copy_of_media_hits_the_same_cache(demo_session, tmp_path: Path) -> None:
+    """The cache is keyed by content, not by path: a renamed copy is not re-analysed."""
+    media, transcript = demo_session
+    cfg = AnalysisConfig()
+    cfg.face.enabled = cfg.voice.enabled = False
+    analyze(media, transcript=transcript, out_dir=tmp_path, config=cfg)
+    copy = tmp_path / "renamed.mp4"
+    shutil.copyfile(media, copy)
+    assert analyze(copy, transcript=transcript, out_dir=tmp_path, config=cfg).stats["from_cache"] == 3
