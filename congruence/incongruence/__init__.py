@@ -1,0 +1,27 @@
+"""Incongruence between modalities: E-THER's continuous score, the dissonance indicator, typed labels."""
+
+from congruence.incongruence.pairs import FACE, TEXT, VOICE, ModalityColumns, pair_scores
+from congruence.incongruence.scores import (
+    dissonance,
+    ether_score,
+    incongruence_type,
+    incongruence_types,
+    median_mismatch,
+    mismatch,
+    row_cosine,
+)
+
+__all__ = [
+    "FACE",
+    "TEXT",
+    "VOICE",
+    "ModalityColumns",
+    "dissonance",
+    "ether_score",
+    "incongruence_type",
+    "incongruence_types",
+    "median_mismatch",
+    "mismatch",
+    "pair_scores",
+    "row_cosine",
+]
