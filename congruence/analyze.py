@@ -24,6 +24,7 @@ import pandas as pd
 from congruence import __version__
 from congruence.config import AnalysisConfig, ModalityConfig
 from congruence.errors import CongruenceError
+from congruence.incongruence.pairs import PAIRS, score_table
 from congruence.ingest import media as media_mod
 from congruence.ingest.transcripts import UNKNOWN_SPEAKER, read_transcript
 from congruence.ingest.turns import assign_roles, check_times, merge_consecutive, parse_roles
@@ -31,7 +32,7 @@ from congruence.io import JsonlStore, atomic_path, file_digest, text_digest, wri
 from congruence.perception.base import Audio, Features, Frame
 from congruence.provenance import Kind, Provenance
 from congruence.registry import create
-from congruence.schema import Role, Session, Turn
+from congruence.schema import Role, Session, Turn, Word
 
 Progress = Callable[[str, int, int], None]
 
@@ -104,21 +105,27 @@ def _turns_from_transcript(
 def _turns_from_asr(
     audio_path: Path, work: Path, media_key: str, config: AnalysisConfig, progress: Progress
 ) -> tuple[list[Turn], list[str]]:
-    from congruence.ingest import asr, diarize
+    """Turns from Whisper ASR (word timestamps) and resemblyzer diarization, cached per media."""
+    from congruence.ingest.asr import transcribe
+    from congruence.ingest.diarize import Diarizer
 
     cache = work / f"asr-{text_digest(media_key, config.asr_model, config.num_speakers)}.json"
     if cache.exists():
-        data = json.loads(cache.read_text())
-        turns = [Turn(**{**t, "words": [asr.Word(**w) for w in t["words"]]}) for t in data]
-        return turns, []
-    audio = media_mod.AudioFile(audio_path).read_all()
-    progress("transcribing (ASR)", 0, 1)
-    turns = diarize.transcribe_and_diarize(audio, model=config.asr_model, num_speakers=config.num_speakers)
-    progress("transcribing (ASR)", 1, 1)
-    write_json(cache, [asdict(t) for t in turns])
+        turns = [
+            Turn(**{**t, "words": [Word(**w) for w in t["words"]]}) for t in json.loads(cache.read_text())
+        ]
+    else:
+        audio = media_mod.AudioFile(audio_path).read_all()
+        progress("transcribing (ASR)", 0, 2)
+        segments = transcribe(audio, model=config.asr_model)
+        progress("diarizing speakers", 1, 2)
+        turns = Diarizer(num_speakers=config.num_speakers).diarize(audio, segments) if segments else []
+        progress("diarizing speakers", 2, 2)
+        write_json(cache, [asdict(t) for t in turns])
+    turns = merge_consecutive([t for t in turns if t.text.strip()], max_gap=config.merge_max_gap)
     if not turns:
         raise CongruenceError(
-            "No speech was found in the recording, so there are no turns to analyse.",
+            "No speech was recognised in the recording, so there are no turns to analyse.",
             "Check the audio track, or pass a transcript with --transcript.",
         )
     return turns, ["Turns come from ASR and speaker diarization (Whisper tiny.en level errors); check them."]
@@ -287,6 +294,14 @@ def analyze(
         an = analyzers.get(m)
         provenance.update(an.columns())
         table = an.finalize(table)
+    table = score_table(table)
+    for name, *_ in PAIRS:
+        note = f"{name.replace('_', '-')} pair; rule on the modalities' valence/arousal estimates"
+        if name in table.attrs.get("arousal_only", []):
+            note += " (arousal only: no valence estimate for one side)"
+        provenance[f"{name}_score"] = Provenance("ether-continuous-score", Kind.PROXY, note)
+        provenance[f"{name}_dissonance"] = Provenance("dissonance-indicator(T=0.5)", Kind.PROXY, note)
+        provenance[f"{name}_type"] = Provenance("ether-type-rules", Kind.PROXY, note)
     # the finalize steps may add columns; anything the analyzers did not describe is flagged
     for col in table.columns:
         if col.startswith(("text_", "voice_", "face_")) and col not in provenance:
@@ -299,6 +314,7 @@ def analyze(
         "seconds": round(time.perf_counter() - t_start, 3),
         "media_seconds": round(info.duration, 3),
         "roles_from": role_method,
+        "tau_e": table.attrs.get("tau_e", {}),
     }
     result.outputs = write_outputs(result, out, info=info, config=config)
     return result

@@ -36,8 +36,11 @@ def declare(family: str, *modules: str) -> None:
 
 def names(family: str) -> list[str]:
     """Registered names of a family."""
-    for mod in _MODULES.get(family, ()):
-        importlib.import_module(mod)
+    seen: set[str] = set()
+    while pending := [m for m in _MODULES.get(family, ()) if m not in seen]:
+        for mod in pending:  # an imported module may declare more modules of the family
+            seen.add(mod)
+            importlib.import_module(mod)
     return sorted(_REGISTRY.get(family, {}))
 
 

@@ -29,7 +29,7 @@ SCRIPT = [
     ("Counsellor", 5.8, 9.6, "It sounds like things are going well. What has been on your mind?"),
     ("Client", 9.8, 14.2, "I finally got the job I wanted, and I am so happy about it!"),
     ("Counsellor", 14.3, 16.2, "That is lovely to hear. How does it feel?"),
-    ("Client", 16.3, 19.6, "It feels amazing. I can't stop smiling."),
+    ("Client", 16.3, 19.6, "It feels amazing. I am so proud and excited."),
 ]
 
 

@@ -100,3 +100,50 @@ def pair_scores(
     )
     out.attrs[f"{name}_tau_e"] = tau
     return out
+
+
+#: The modality pairs scored per turn: (name, vision-like side, verbal-like side, options).
+#: text-face is E-THER's primary pair (with the 7-class cosine term); face-voice is the
+#: interventions paper's dissonance pair; no shared category space exists with voice, so those
+#: pairs use the valence-arousal term only (lam = 0) and a direction-free type.
+PAIRS: tuple[tuple[str, ModalityColumns, ModalityColumns, dict[str, float | bool]], ...] = (
+    ("text_face", FACE, TEXT, {}),
+    ("face_voice", FACE, VOICE, {"lam": 0.0, "either_direction": True}),
+    ("text_voice", VOICE, TEXT, {"lam": 0.0, "either_direction": True}),
+)
+
+
+def score_table(
+    table: pd.DataFrame, *, threshold: float = DISSONANCE_THRESHOLD, lam: float = LAMBDA
+) -> pd.DataFrame:
+    """Add the score, dissonance and type columns of every pair in :data:`PAIRS` to ``table``.
+
+    ``tau_e`` of each pair is the median mismatch over this table (the session), as in E-THER.
+    The returned table's ``attrs["tau_e"]`` records the value used per pair.
+    """
+    out = table.copy()
+    taus: dict[str, float] = {}
+    arousal_only: list[str] = []
+    for name, vision, verbal, opts in PAIRS:
+        opts = dict(opts)
+        pair_lam = float(opts.pop("lam", lam))
+        source = table
+        if pair_lam == 0 and any(_all_missing(table, m.valence) for m in (vision, verbal)):
+            # the default voice analyzer gives no valence (acoustics predict it poorly): compare
+            # arousal alone by setting both valences to 0, so |dV| = 0 and the type can only be
+            # none or minimizing; recorded in attrs so reports can say so
+            source = table.assign(**{vision.valence: 0.0, verbal.valence: 0.0})
+            arousal_only.append(name)
+        cols = pair_scores(
+            source, vision=vision, verbal=verbal, name=name, lam=pair_lam, threshold=threshold, **opts
+        )
+        taus[name] = float(cols.attrs[f"{name}_tau_e"])
+        for c in cols.columns:
+            out[c] = cols[c]
+    out.attrs["tau_e"] = taus
+    out.attrs["arousal_only"] = arousal_only
+    return out
+
+
+def _all_missing(table: pd.DataFrame, column: str) -> bool:
+    return column not in table.columns or pd.to_numeric(table[column], errors="coerce").isna().all()

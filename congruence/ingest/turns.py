@@ -155,35 +155,21 @@ def assign_roles(
 ) -> tuple[list[Turn], dict[str, Role], str]:
     """Give every turn a role: user override first, then speaker names, then a heuristic.
 
-    The heuristic (for anonymous labels such as ASR speakers ``S1``/``S2``): the counsellor is the
-    speaker with the larger share of questions among their turns, ties broken by who spoke
-    fewer words (clients talk more in counselling sessions). Returns the turns, the mapping and
-    how it was decided (``"override"``, ``"names"``, ``"heuristic"``).
+    The heuristic (for anonymous labels such as the diarizer's ``S1``/``S2``) is
+    :func:`congruence.ingest.diarize.counsellor_scores`: the counsellor asks more questions, talks
+    less and opens the session. Returns the turns, the mapping and how it was decided
+    (``"override"``, ``"names"`` or ``"heuristic"``).
     """
+    from congruence.ingest.diarize import assign_roles as by_heuristic
+
     speakers = list(dict.fromkeys(t.speaker for t in turns))
-    roles = dict(override or {})
-    unknown = [s for s in roles if s not in speakers]
+    unknown = [s for s in (override or {}) if s not in speakers]
     if unknown:
         raise TranscriptError(
             f"Role override names speaker(s) {unknown} that are not in the transcript ({speakers}).",
             "Use the speaker labels as they appear in the transcript.",
         )
-    method = "override" if roles else "names"
-    for s, r in roles_from_names([s for s in speakers if s not in roles]).items():
-        roles[s] = r
-    rest = [s for s in speakers if s not in roles]
-    if rest:
-        method = "heuristic" if not override else method
-
-        def question_share(s: str) -> tuple[float, float]:
-            own = [t for t in turns if t.speaker == s]
-            q = sum("?" in t.text for t in own) / max(1, len(own))
-            return q, -sum(len(t.text.split()) for t in own)
-
-        if Role.COUNSELLOR not in roles.values():
-            counsellor = max(rest, key=question_share)
-            roles[counsellor] = Role.COUNSELLOR
-            rest.remove(counsellor)
-        for s in rest:
-            roles[s] = Role.CLIENT
+    named = roles_from_names([s for s in speakers if s not in (override or {})])
+    roles = by_heuristic(turns, override={**named, **(override or {})})
+    method = "override" if override else "names" if len(named) == len(speakers) else "heuristic"
     return [replace(t, role=roles[t.speaker]) for t in turns], roles, method

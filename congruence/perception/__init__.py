@@ -6,10 +6,10 @@ Importing this package loads no model; it only declares where each registry fami
 
 from congruence.registry import declare
 
-declare("face.analyzer", "congruence.perception.face")
+declare("face.analyzer", "congruence.perception.face.analyzer")
 declare("face.detector", "congruence.perception.face.detectors")
-declare("face.va", "congruence.perception.face")
-declare("voice.analyzer", "congruence.perception.voice")
+declare("face.va", "congruence.perception.face.va")
+declare("voice.analyzer", "congruence.perception.voice.analyzer")
 declare("voice.ser", "congruence.perception.voice.ser")
-declare("text.analyzer", "congruence.perception.text")
+declare("text.analyzer", "congruence.perception.text.analyzer")
 declare("text.classifier", "congruence.perception.text.classifier")

@@ -1,0 +1,33 @@
+"""Face perception per client turn: detection, tracking, expression, valence/arousal, AU proxies,
+head pose, gaze and engagement (see :mod:`congruence.perception.face.analyzer`).
+
+Importing this package loads no model. Registry families declared here:
+
+- ``"face.analyzer"``: ``"default"`` -> :class:`~congruence.perception.face.analyzer.FaceAnalyzer`
+- ``"face.detector"``: ``"mediapipe"`` (default), ``"mtcnn"``
+- ``"face.va"``: ``"proxy"`` (default), ``"onnx"``, ``"emonet"`` / ``"torch"``
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from congruence.registry import declare
+
+declare("face.analyzer", "congruence.perception.face.analyzer")
+declare("face.detector", "congruence.perception.face.detectors")
+declare("face.va", "congruence.perception.face.va")
+
+if TYPE_CHECKING:
+    from congruence.perception.face.analyzer import FaceAnalyzer
+
+__all__ = ["FaceAnalyzer"]
+
+
+def __getattr__(name: str) -> Any:
+    # lazy so that `import congruence.perception.face` stays cheap (no cv2 / pandas / scipy)
+    if name == "FaceAnalyzer":
+        from congruence.perception.face.analyzer import FaceAnalyzer
+
+        return FaceAnalyzer
+    raise AttributeError(name)

@@ -1,0 +1,493 @@
+"""The face analyzer of the embedded default: one client turn's frames in, one row of face columns out.
+
+Per turn (:meth:`FaceAnalyzer.analyze_turn`):
+
+1. detect faces in every sampled frame (``"face.detector"``: MediaPipe by default, MTCNN as the
+   interventions paper's reference) and drop detections below ``min_confidence``;
+2. track them with a fresh SORT tracker (:mod:`.sort`), so each turn's result is independent
+   of the others and can be cached;
+3. for every detection of every track: FER-2013 expression probabilities (:mod:`.expression`),
+   the 478-point mesh and from it action-unit proxies, head pose and gaze (:mod:`.geometry`),
+   valence / arousal (``"face.va"``, :mod:`.va`); these feed running sums per track, so memory
+   does not grow with the number of frames;
+4. choose the client's track (:mod:`.selection`) and report its turn means (the interventions
+   paper averages over the segment) and its values at the key frame, the frame nearest to
+   ``key_time`` (E-THER's frame at the client's verbal response onset), plus an engagement proxy
+   (:mod:`.engagement`).
+
+A turn with no frames reads ``face_status = "no_frames"``, one where no face passes the detector
+``"no_face"``; all other values are then None. The FER classifier answers for any image, so the
+detector gate is what keeps a wall or a cat from getting an expression.
+
+:meth:`FaceAnalyzer.finalize` z-scores the AU proxies per person against the person's most
+neutral turns (``face_au<N>_z``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from congruence.errors import CongruenceError, MediaError
+from congruence.perception.base import Features, Frame, Value
+from congruence.perception.face.engagement import animation_score, engagement_proxy, head_orientation_score
+from congruence.perception.face.expression import EXPRESSIONS, FER_MODEL_NAME, FerClassifier
+from congruence.perception.face.geometry import AU_LABELS, AU_NAMES, au_proxies, gaze, head_pose
+from congruence.perception.face.mesh import FaceMesher, crop_padded, square_crop_box
+from congruence.perception.face.selection import TrackPolicy, TrackSummary, choose_track, validate_policy
+from congruence.perception.face.sort import SortTracker
+from congruence.provenance import Kind, Provenance
+from congruence.registry import create, register
+
+VERSION = 1
+STATUSES = ("ok", "no_face", "no_frames")
+# AU proxies whose within-turn variation counts as facial animation (blinks are not "animated")
+ANIMATION_AUS = ("au01", "au02", "au04", "au12", "au15", "au25", "au26")
+# per-frame scalars that are averaged over the turn: name in the per-frame dict -> output column
+_MEAN_COLUMNS: dict[str, str] = {
+    "valence": "face_valence",
+    "arousal": "face_arousal",
+    **{f"expr_{e}": f"face_expr_{e}" for e in EXPRESSIONS},
+    **{au: f"face_{au}" for au in AU_NAMES},
+    "yaw": "face_head_yaw",
+    "pitch": "face_head_pitch",
+    "roll": "face_head_roll",
+    "gaze_x": "face_gaze_x",
+    "gaze_y": "face_gaze_y",
+    "at_camera": "face_gaze_at_camera",
+}
+_KEY_COLUMNS: dict[str, str] = {
+    "valence": "face_valence_key",
+    "arousal": "face_arousal_key",
+    "at_camera": "face_gaze_at_camera_key",
+}
+
+
+@dataclass
+class _Running:
+    """Welford running mean / variance of one scalar."""
+
+    n: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+
+    def add(self, x: float) -> None:
+        self.n += 1
+        d = x - self.mean
+        self.mean += d / self.n
+        self.m2 += d * (x - self.mean)
+
+    @property
+    def std(self) -> float | None:
+        return math.sqrt(self.m2 / self.n) if self.n >= 2 else None
+
+
+@dataclass
+class _TrackAcc:
+    """Running sums of one track within a turn (no per-frame storage)."""
+
+    n: int = 0
+    n_mesh: int = 0
+    area_sum: float = 0.0
+    cx_sum: float = 0.0
+    score_sum: float = 0.0
+    stats: dict[str, _Running] = field(default_factory=dict)
+    model_expr_sum: np.ndarray | None = None
+    key_dist: float = math.inf
+    key_time: float | None = None
+    key_values: dict[str, Any] = field(default_factory=dict)
+    key_crop: np.ndarray | None = None
+
+    def add(self, name: str, value: float | None) -> None:
+        if value is not None and math.isfinite(value):
+            self.stats.setdefault(name, _Running()).add(float(value))
+
+    def mean(self, name: str) -> float | None:
+        r = self.stats.get(name)
+        return r.mean if r is not None and r.n else None
+
+
+def _as_rgb(frame: Frame) -> np.ndarray:
+    img = np.asarray(frame.image)
+    if img.dtype != np.uint8:
+        raise MediaError(
+            f"Frame at {frame.time:.3f} s has dtype {img.dtype}; RGB uint8 is expected.",
+            "Decode frames as rgb24 (e.g. PyAV frame.to_ndarray(format='rgb24')).",
+        )
+    if img.ndim == 2:
+        img = np.repeat(img[:, :, None], 3, axis=2)
+    elif img.ndim == 3 and img.shape[2] == 4:
+        img = img[:, :, :3]
+    if img.ndim != 3 or img.shape[2] != 3 or min(img.shape[:2]) < 8:
+        raise MediaError(
+            f"Frame at {frame.time:.3f} s has shape {img.shape}; an (H, W, 3) RGB image is expected.",
+            "Pass decoded RGB frames of at least 8 x 8 pixels.",
+        )
+    return img
+
+
+def _person_groups(table: pd.DataFrame) -> list[np.ndarray]:
+    """Row positions per person: by the first of person_id / session_id / session (column or index level)."""
+    for key in ("person_id", "session_id", "session"):
+        if key in table.columns:
+            labels = table[key]
+        elif key in (table.index.names or []):
+            labels = pd.Series(table.index.get_level_values(key))
+        else:
+            continue
+        codes, _ = pd.factorize(pd.Series(labels).astype(str))
+        return [np.flatnonzero(codes == c) for c in np.unique(codes)]
+    return [np.arange(len(table))]
+
+
+def zscore_against_reference(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """``z = (x - mean(x[ref])) / sd`` with ``sd = sd(x[ref])``, else ``sd(x)`` if that is degenerate.
+
+    ``ref`` indexes the reference (most neutral) entries; NaNs are ignored; sd uses ddof = 1. An
+    all-NaN result means there was no spread to scale by.
+
+    >>> zscore_against_reference(np.array([0.0, 1.0, 2.0, 4.0]), np.array([0, 1, 2])).tolist()
+    [-1.0, 0.0, 1.0, 3.0]
+    """
+    x = np.asarray(x, dtype=float)
+    xr = x[np.asarray(ref, dtype=int)]
+    xr = xr[np.isfinite(xr)]
+    if xr.size == 0:
+        return np.full_like(x, np.nan)
+    sd = float(np.std(xr, ddof=1)) if xr.size >= 2 else float("nan")
+    if not sd > 1e-9:
+        finite = x[np.isfinite(x)]
+        sd = float(np.std(finite, ddof=1)) if finite.size >= 2 else float("nan")
+    if not sd > 1e-9:
+        return np.full_like(x, np.nan)
+    return (x - float(xr.mean())) / sd
+
+
+@register("face.analyzer", "default")
+class FaceAnalyzer:
+    """Face analyzer: expression, valence/arousal, AU proxies, head pose, gaze, engagement per turn.
+
+    Args:
+        detector: ``"face.detector"`` name: ``"mediapipe"`` (default) or ``"mtcnn"``.
+        va: ``"face.va"`` name: ``"proxy"`` (default), ``"onnx"``, ``"emonet"`` / ``"torch"``.
+        va_model_path: local model file for a plug-in ``va``.
+        va_options: further keyword arguments of the ``va`` class (e.g. ``normalize``).
+        client_track: ``"largest"``, ``"left"``, ``"right"``, ``"center"`` or a track index
+            (see :mod:`congruence.perception.face.selection`).
+        min_confidence: detector confidence below which a detection is ignored.
+        min_face_size: smallest face box side in pixels of the full frame that is analysed.
+        detect_max_side: frames are downscaled to this longer side for detection only.
+        key_crop_size: side of the key-frame face crop returned in ``artifacts["key_crop"]``.
+        iou_threshold, max_age: SORT parameters (:class:`~.sort.SortTracker`).
+
+    Example (no frames -> an explicit status, no model is loaded):
+
+    >>> FaceAnalyzer().analyze_turn([], key_time=None).values["face_status"]
+    'no_frames'
+    """
+
+    name = "face"
+
+    def __init__(
+        self,
+        *,
+        detector: str = "mediapipe",
+        va: str = "proxy",
+        va_model_path: str | None = None,
+        va_options: Mapping[str, Any] | None = None,
+        client_track: TrackPolicy = "largest",
+        min_confidence: float = 0.5,
+        min_face_size: int = 20,
+        detect_max_side: int = 640,
+        key_crop_size: int = 112,
+        iou_threshold: float = 0.3,
+        max_age: int = 3,
+        detector_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not 0.0 <= min_confidence <= 1.0:
+            raise CongruenceError(f"min_confidence must lie in [0, 1], got {min_confidence}.")
+        self.client_track = validate_policy(client_track)
+        self.min_confidence = min_confidence
+        self.min_face_size = min_face_size
+        self.detect_max_side = detect_max_side
+        self.key_crop_size = key_crop_size
+        self.iou_threshold = iou_threshold
+        self.max_age = max_age
+        # building these loads nothing: every model loads on its first use
+        self.detector = create(
+            "face.detector", detector, min_confidence=min_confidence, **dict(detector_options or {})
+        )
+        va_kwargs = dict(va_options or {})
+        if va_model_path is not None:
+            va_kwargs["model_path"] = va_model_path
+        self.va = create("face.va", va, **va_kwargs)
+        self.mesher = FaceMesher()
+        self.fer = FerClassifier()
+
+    # ------------------------------------------------------------------ description
+    def config(self) -> dict[str, Any]:
+        return {
+            "analyzer": self.name,
+            "version": VERSION,
+            "detector": self.detector.config(),
+            "va": self.va.config(),
+            "fer": FER_MODEL_NAME,
+            "mesh": {"model": "mediapipe-face-mesh-0.10.21", "crop_scale": self.mesher.crop_scale},
+            "client_track": self.client_track,
+            "min_confidence": self.min_confidence,
+            "min_face_size": self.min_face_size,
+            "detect_max_side": self.detect_max_side,
+            "iou_threshold": self.iou_threshold,
+            "max_age": self.max_age,
+        }
+
+    def columns(self) -> dict[str, Provenance]:
+        det = f"{self.detector.name}+sort"
+        mesh = "mediapipe-face-mesh"
+        va_kind = self.va.kind
+        va_est = self.va.estimator
+        va_note = (
+            "model output" if va_kind is Kind.MODEL else "circumplex position of FER classes + AU12 proxy"
+        )
+        cols: dict[str, Provenance] = {
+            "face_status": Provenance(det, Kind.MEASUREMENT, "ok / no_face / no_frames"),
+            "face_n_frames": Provenance(det, Kind.MEASUREMENT, "sampled frames of the turn"),
+            "face_n_tracks": Provenance(det, Kind.MEASUREMENT, "face tracks found in the turn"),
+            "face_track": Provenance(det, Kind.MEASUREMENT, f"chosen track ({self.client_track})"),
+            "face_detected_frac": Provenance(det, Kind.MEASUREMENT, "share of frames with the client's face"),
+            "face_mesh_frac": Provenance(mesh, Kind.MEASUREMENT, "share of face frames with a mesh"),
+            "face_detector_conf": Provenance(det, Kind.MEASUREMENT, "mean detector confidence"),
+            "face_key_time": Provenance(det, Kind.MEASUREMENT, "time (s) of the key frame used"),
+            "face_valence": Provenance(va_est, va_kind, va_note + "; turn mean"),
+            "face_arousal": Provenance(va_est, va_kind, va_note + "; turn mean"),
+            "face_valence_key": Provenance(va_est, va_kind, va_note + "; key frame"),
+            "face_arousal_key": Provenance(va_est, va_kind, va_note + "; key frame"),
+            "face_va_expression": Provenance(
+                va_est, Kind.MODEL, "expression probabilities of a plug-in VA model, if it has them"
+            ),
+            "face_expression": Provenance(FER_MODEL_NAME, Kind.MODEL, "top FER-2013 class of the turn mean"),
+            "face_expression_key": Provenance(FER_MODEL_NAME, Kind.MODEL, "top FER-2013 class, key frame"),
+        }
+        for e in EXPRESSIONS:
+            cols[f"face_expr_{e}"] = Provenance(FER_MODEL_NAME, Kind.MODEL, f"P({e}), turn mean")
+        for au in AU_NAMES:
+            cols[f"face_{au}"] = Provenance(
+                mesh, Kind.PROXY, f"{AU_LABELS[au]}: mesh geometry / inter-ocular distance, turn mean"
+            )
+        for c in ("face_head_yaw", "face_head_pitch", "face_head_roll"):
+            cols[c] = Provenance(mesh, Kind.PROXY, "degrees, from mesh 3D geometry, turn mean")
+        cols["face_gaze_x"] = Provenance(mesh, Kind.PROXY, "iris offset in eye half-widths, + = image right")
+        cols["face_gaze_y"] = Provenance(mesh, Kind.PROXY, "iris offset in eye half-widths, + = up")
+        cols["face_gaze_at_camera"] = Provenance(mesh, Kind.PROXY, "gaze (head + iris) toward camera, 0-1")
+        cols["face_gaze_at_camera_key"] = Provenance(mesh, Kind.PROXY, "gaze toward camera, key frame")
+        cols["face_animation"] = Provenance(mesh, Kind.PROXY, "variation of brow/mouth AU proxies, 0-1")
+        cols["face_engagement"] = Provenance(
+            "engagement-proxy(gaze,head,animation,presence)", Kind.PROXY, "E-THER ranges; visible cues only"
+        )
+        for au in AU_NAMES:
+            cols[f"face_{au}_z"] = Provenance(
+                mesh, Kind.PROXY, "z-score against the person's most neutral turns (finalize)"
+            )
+        return cols
+
+    # ------------------------------------------------------------------ per turn
+    def _detect(self, img: np.ndarray) -> np.ndarray:
+        """Boxes (N, 5: x1, y1, x2, y2, score) in full-frame pixels that pass the gates."""
+        import cv2
+
+        h, w = img.shape[:2]
+        scale = min(1.0, self.detect_max_side / max(h, w))
+        small = img if scale == 1.0 else cv2.resize(img, (round(w * scale), round(h * scale)), cv2.INTER_AREA)
+        rows = []
+        for d in self.detector.detect(small):
+            box = np.asarray(d.box) / scale
+            if d.score < self.min_confidence or min(box[2] - box[0], box[3] - box[1]) < self.min_face_size:
+                continue
+            rows.append([*box, d.score])
+        return np.asarray(rows, dtype=float).reshape(-1, 5)
+
+    def _face_values(self, img: np.ndarray, gray: np.ndarray, box: np.ndarray) -> tuple[dict[str, Any], bool]:
+        """Per-detection values and whether a mesh was found."""
+        h, w = img.shape[:2]
+        x1, y1, x2, y2 = (float(v) for v in box)
+        mx, my = 0.1 * (x2 - x1), 0.1 * (y2 - y1)
+        probs = self.fer.predict(
+            crop_padded(gray, (round(x1 - mx), round(y1 - my), round(x2 + mx), round(y2 + my)))
+        )
+        vals: dict[str, Any] = {f"expr_{e}": float(p) for e, p in zip(EXPRESSIONS, probs, strict=True)}
+        lm = self.mesher.landmarks(img, (x1, y1, x2, y2))
+        aus = None
+        if lm is not None:
+            aus = au_proxies(lm)
+            pose = head_pose(lm)
+            gz = gaze(lm, pose)
+            vals.update(aus)
+            vals.update(yaw=pose.yaw, pitch=pose.pitch, roll=pose.roll, gaze_x=gz.x, gaze_y=gz.y)
+            # closed eyes make no eye contact, whatever the iris landmarks say
+            vals["at_camera"] = gz.at_camera * (1.0 - aus["au45"])
+            vals["head_orientation"] = head_orientation_score(pose.to_camera_deg)
+        face_rgb = crop_padded(img, square_crop_box((x1, y1, x2, y2), 1.2, w, h))
+        res = self.va.predict(face_rgb=face_rgb, expr_probs=probs, aus=aus)
+        vals.update(valence=res.valence, arousal=res.arousal)
+        if res.expression is not None:
+            vals["va_expression"] = np.asarray(res.expression, dtype=float)
+        vals["_crop"] = face_rgb
+        return vals, lm is not None
+
+    def analyze_turn(self, frames: Iterable[Frame], key_time: float | None) -> Features:
+        """Face columns of one turn from its sampled frames (streamed; any iterable of :class:`Frame`).
+
+        ``key_time`` is E-THER's key-frame moment (the client's verbal response onset); None uses
+        the first frame in which the client's face is seen.
+        """
+        import cv2
+
+        tracker = SortTracker(iou_threshold=self.iou_threshold, max_age=self.max_age)
+        accs: dict[int, _TrackAcc] = {}
+        n_frames = 0
+        for frame in frames:
+            img = _as_rgb(frame)
+            n_frames += 1
+            dets = self._detect(img)
+            if not len(dets):
+                tracker.update(np.empty((0, 4)))
+                continue
+            gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+            w = img.shape[1]
+            for track_id, di in tracker.update(dets[:, :4]):
+                box, score = dets[di, :4], float(dets[di, 4])
+                acc = accs.setdefault(track_id, _TrackAcc())
+                vals, has_mesh = self._face_values(img, gray, box)
+                acc.n += 1
+                acc.n_mesh += int(has_mesh)
+                acc.area_sum += float((box[2] - box[0]) * (box[3] - box[1]))
+                acc.cx_sum += float((box[0] + box[2]) / 2 / w)
+                acc.score_sum += score
+                for k, v in vals.items():
+                    if k == "va_expression":
+                        acc.model_expr_sum = v if acc.model_expr_sum is None else acc.model_expr_sum + v
+                    elif not k.startswith("_"):
+                        acc.add(k, v)
+                # key frame: nearest to key_time (first frame when None); earlier frame wins ties
+                dist = frame.time if key_time is None else abs(frame.time - key_time)
+                if acc.key_time is None or dist < acc.key_dist:
+                    acc.key_dist, acc.key_time = dist, float(frame.time)
+                    acc.key_values = {k: v for k, v in vals.items() if not k.startswith("_")}
+                    acc.key_crop = cv2.resize(
+                        vals["_crop"], (self.key_crop_size, self.key_crop_size), interpolation=cv2.INTER_AREA
+                    )
+        return self._result(accs, n_frames)
+
+    def _empty(self, status: str, n_frames: int) -> Features:
+        values: dict[str, Value] = {c: None for c in self.columns() if not c.endswith("_z")}
+        values.update(face_status=status, face_n_frames=n_frames, face_n_tracks=0)
+        if status == "no_face":
+            values["face_detected_frac"] = 0.0
+        return Features(values=values, provenance=self._provenance_for(values))
+
+    def _provenance_for(self, values: Mapping[str, Value]) -> dict[str, Provenance]:
+        cols = self.columns()
+        return {k: cols[k] for k in values}
+
+    def _result(self, accs: dict[int, _TrackAcc], n_frames: int) -> Features:
+        if n_frames == 0:
+            return self._empty("no_frames", 0)
+        summaries = [
+            TrackSummary(tid, a.n, a.area_sum / a.n, a.cx_sum / a.n) for tid, a in sorted(accs.items()) if a.n
+        ]
+        chosen = choose_track(summaries, self.client_track)
+        if chosen is None:
+            return self._empty("no_face", n_frames)
+        acc = accs[chosen]
+        values: dict[str, Value] = {
+            "face_status": "ok",
+            "face_n_frames": n_frames,
+            "face_n_tracks": len(summaries),
+            "face_track": chosen,
+            "face_detected_frac": acc.n / n_frames,
+            "face_mesh_frac": acc.n_mesh / acc.n,
+            "face_detector_conf": acc.score_sum / acc.n,
+            "face_key_time": acc.key_time,
+        }
+        for src, col in _MEAN_COLUMNS.items():
+            values[col] = acc.mean(src)
+        for src, col in _KEY_COLUMNS.items():
+            v = acc.key_values.get(src)
+            values[col] = None if v is None else float(v)
+        expr_mean = np.array([acc.mean(f"expr_{e}") or 0.0 for e in EXPRESSIONS])
+        values["face_expression"] = EXPRESSIONS[int(np.argmax(expr_mean))]
+        key_expr = np.array([acc.key_values.get(f"expr_{e}", 0.0) for e in EXPRESSIONS])
+        values["face_expression_key"] = EXPRESSIONS[int(np.argmax(key_expr))]
+        values["face_va_expression"] = (
+            None if acc.model_expr_sum is None else [float(v) for v in acc.model_expr_sum / acc.n]
+        )
+        stds = [acc.stats[a].std for a in ANIMATION_AUS if a in acc.stats]
+        stds = [s for s in stds if s is not None]
+        animation = animation_score(float(np.mean(stds))) if stds else None
+        values["face_animation"] = animation
+        eye, head = acc.mean("at_camera"), acc.mean("head_orientation")
+        values["face_engagement"] = (
+            None
+            if eye is None or head is None
+            else engagement_proxy(
+                presence=acc.n / n_frames,
+                eye_contact=min(max(eye, 0.0), 1.0),
+                head_orientation=min(max(head, 0.0), 1.0),
+                animation=animation,
+            )
+        )
+        return Features(
+            values=values,
+            provenance=self._provenance_for(values),
+            artifacts={"key_crop": acc.key_crop},
+        )
+
+    # ------------------------------------------------------------------ session level
+    def finalize(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Add ``face_au<N>_z``: AU proxies z-scored against the person's most neutral turns.
+
+        Per person (grouped by the first of ``person_id``, ``session_id``, ``session`` found among
+        the columns or index levels; else the whole table), among turns with ``face_status == "ok"``
+        the reference set is the ``k = max(3, ceil(n / 4))`` turns with the highest
+        ``face_expr_neutral``; ``z = (x - mean_ref) / sd_ref``. When the reference set has fewer
+        than 2 turns or no spread, ``sd`` over all of the person's ok turns is used; a person with
+        fewer than 2 ok turns gets NaN. Removes the person's resting face shape from the proxies
+        (a person whose resting mouth turns down is not "sad" on every turn).
+        """
+        out = table.copy()
+        zcols = [f"face_{au}_z" for au in AU_NAMES]
+        z = np.full((len(out), len(zcols)), np.nan)
+        if "face_status" in out.columns and len(out):
+            for pos in _person_groups(out):
+                part = out.iloc[pos]
+                ok_mask = (part["face_status"] == "ok").to_numpy()
+                ok_pos, ok = pos[ok_mask], part[ok_mask]
+                if len(ok) < 2:
+                    continue
+                k = min(len(ok), max(3, math.ceil(len(ok) / 4)))
+                neutral = (
+                    pd.to_numeric(ok["face_expr_neutral"], errors="coerce").fillna(-1.0).to_numpy()
+                    if "face_expr_neutral" in ok.columns
+                    else np.zeros(len(ok))
+                )
+                ref = np.argsort(-neutral, kind="stable")[:k]
+                for j, au in enumerate(AU_NAMES):
+                    if f"face_{au}" not in ok.columns:
+                        continue
+                    x = pd.to_numeric(ok[f"face_{au}"], errors="coerce").to_numpy(dtype=float)
+                    z[ok_pos, j] = zscore_against_reference(x, ref)
+        for j, c in enumerate(zcols):
+            out[c] = z[:, j]
+        return out
+
+    def close(self) -> None:
+        """Release the MediaPipe graphs (they are rebuilt on the next use)."""
+        self.mesher.close()
+        close = getattr(self.detector, "close", None)
+        if close is not None:
+            close()
