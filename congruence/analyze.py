@@ -188,10 +188,12 @@ def analyze(
 
     progress("hashing media", 0, 1)
     media_key = file_digest(media)
+    progress("hashing media", 1, 1)
     audio_path = work / f"audio-{media_key}.f32"
     if info.has_audio and not audio_path.exists():
         progress("decoding audio", 0, 1)
         media_mod.decode_audio_to_file(media, audio_path)
+        progress("decoding audio", 1, 1)
     audio_file = media_mod.AudioFile(audio_path) if info.has_audio else None
     if not info.has_audio:
         warnings.append("The media has no audio track: voice features are missing for every turn.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,7 +39,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                 err.print(f"[bold]Fix:[/] {exc.fix}")
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            err.print("[yellow]Interrupted.[/] Finished turns are saved; run the same command again to resume.")
+            err.print("[yellow]Interrupted.[/] Finished turns are saved; run the same command to resume.")
             raise typer.Exit(130) from None
 
     return wrapper
@@ -74,7 +75,7 @@ def _print_result(result: Any) -> None:
 
     t = result.table
     tab = Table(title=f"Session {result.session.session_id}: {len(t)} client turns", show_lines=False)
-    for col in ("turn", "start", "text", "text V", "face V", "face A", "voice A", "face"):
+    for col in ("turn", "start", "text", "text V", "face V", "face A", "voice A", "face", "text-face"):
         tab.add_column(col, overflow="fold")
 
     def fmt(v: Any) -> str:
@@ -90,13 +91,18 @@ def _print_result(result: Any) -> None:
             fmt(r.get("face_arousal")),
             fmt(r.get("voice_arousal")),
             str(r.get("face_status", "-")),
+            str(r.get("text_face_type") or "-"),
         )
     out.print(tab)
-    proxies = [c for c in ("face_valence", "face_arousal", "voice_arousal") if c in result.provenance]
+    proxies = [
+        c
+        for c in ("face_valence", "face_arousal", "voice_arousal", "text_valence")
+        if c in result.provenance and result.provenance[c].kind == "proxy"
+    ]
     if proxies:
         out.print(
             "[dim]Proxies (not trained on this target; see summary.json 'provenance'): "
-            + ", ".join(f"{c} <- {result.provenance[c].estimator}" for c in proxies if result.provenance[c].kind == "proxy")
+            + ", ".join(f"{c} <- {result.provenance[c].estimator}" for c in proxies)
             + "[/]"
         )
     for w in result.warnings:
@@ -108,7 +114,9 @@ def _print_result(result: Any) -> None:
 @app.command()
 @user_errors
 def analyze(
-    session: Annotated[Path, typer.Argument(help="Video (mp4, mkv, webm, mov) or audio (wav, flac, mp3, m4a).")],
+    session: Annotated[
+        Path, typer.Argument(help="Video (mp4, mkv, webm, mov) or audio (wav, flac, mp3, m4a)")
+    ],
     transcript: Annotated[
         Path | None, typer.Option("--transcript", "-t", help="SRT, WebVTT, CSV/TSV or JSON; omit to use ASR.")
     ] = None,
@@ -148,19 +156,32 @@ def demo(
     _print_result(result)
 
 
-def _register_subcommands() -> None:
-    # each stage owns its commands; a stage that is not installed simply adds none
-    import importlib
+@app.callback()
+def _quiet_native_logs() -> None:
+    """Silence C++ and hub progress chatter of the model runtimes; keep our own progress bars."""
+    for key, value in (
+        ("GLOG_minloglevel", "2"),  # mediapipe / tflite C++ logs
+        ("TF_CPP_MIN_LOG_LEVEL", "3"),
+        ("HF_HUB_DISABLE_PROGRESS_BARS", "1"),
+        ("TRANSFORMERS_VERBOSITY", "error"),
+        ("TOKENIZERS_PARALLELISM", "false"),
+    ):
+        os.environ.setdefault(key, value)
 
-    for mod in ("congruence.evaluation.cli", "congruence.generation.cli"):
-        try:
-            module = importlib.import_module(mod)
-        except ModuleNotFoundError:
-            continue
-        module.register(app)
 
-
-_register_subcommands()
+# Each stage owns its commands (a thin register(app) in its cli module, light to import).
+for _module in (
+    "congruence.evaluation.cli",
+    "congruence.generation.cli",
+    "congruence.reporting.cli",
+    "congruence.incongruence.cli",
+    "congruence.app.cli",
+):
+    try:
+        importlib.import_module(_module).register(app)
+    except ModuleNotFoundError as exc:  # a stage not present in this checkout adds no command
+        if not exc.name or not (_module + ".").startswith(exc.name + "."):
+            raise
 
 
 def main() -> None:  # pragma: no cover - entry point
