@@ -56,8 +56,14 @@ def main() -> None:
         x = speak(text, voice, pitch, end - start)
         i = int(start * SR)
         total[i : i + len(x)] += 0.8 * x
-        rows.append({"Speaker": speaker, "Start Time": f"{start:.2f}", "End Time": f"{start + len(x) / SR:.2f}",
-                     "Utterance": text})
+        rows.append(
+            {
+                "Speaker": speaker,
+                "Start Time": f"{start:.2f}",
+                "End Time": f"{start + len(x) / SR:.2f}",
+                "Utterance": text,
+            }
+        )
     OUT.mkdir(parents=True, exist_ok=True)
     sf.write(OUT / "speech.flac", total, SR)
     with open(OUT / "transcript.csv", "w", newline="") as fh:

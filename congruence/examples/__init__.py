@@ -55,7 +55,9 @@ def mux(video: Path, audio: Path, out: Path) -> Path:
             dst.mux(packet)
         hop = 1024
         for k in range(0, len(samples), hop):
-            frame = av.AudioFrame.from_ndarray(samples[None, k : k + hop].astype(np.float32), format="fltp", layout="mono")
+            frame = av.AudioFrame.from_ndarray(
+                samples[None, k : k + hop].astype(np.float32), format="fltp", layout="mono"
+            )
             frame.sample_rate = sr
             frame.pts = k
             frame.time_base = Fraction(1, sr)
