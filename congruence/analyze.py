@@ -10,6 +10,7 @@ halfway resumes where it stopped.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
@@ -264,10 +265,10 @@ def analyze(
         times = [x for t in sorted(timed, key=lambda t: t.start) for x in frame_times(t, config)]
         frame_iter = media_mod.iter_frames(media, times, max_width=config.max_frame_width)
     done = n_cached
-    for turn, frames in [
-        *_route_frames(frame_iter, sorted(timed, key=lambda t: t.start)),
-        *((t, []) for t in untimed),
-    ]:
+    # lazily chained: only one turn's frames are ever held in memory
+    for turn, frames in itertools.chain(
+        _route_frames(frame_iter, sorted(timed, key=lambda t: t.start)), ((t, []) for t in untimed)
+    ):
         record: dict[str, Any] = {"turn_index": turn.index}
         if turn.index in text_feats:
             record.update(_flatten(text_feats[turn.index]))
