@@ -149,3 +149,55 @@ def test_copy_of_media_hits_the_same_cache(demo_session, tmp_path: Path) -> None
     copy = tmp_path / "renamed.mp4"
     shutil.copyfile(media, copy)
     assert analyze(copy, transcript=transcript, out_dir=tmp_path, config=cfg).stats["from_cache"] == 3
+
+
+def test_frames_are_streamed_turn_by_turn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory must not grow with session length: when a turn is analysed, later turns' frames
+    have not been decoded yet."""
+    from congruence import registry
+    from congruence.ingest import media as media_mod
+    from congruence.perception.base import Features
+
+    decoded = {"n": 0}
+    real_iter = media_mod.iter_frames
+
+    def counting(*args, **kwargs):
+        for f in real_iter(*args, **kwargs):
+            decoded["n"] += 1
+            yield f
+
+    seen: list[tuple[int, int]] = []
+
+    class Probe:
+        name = "face"
+
+        def __init__(self, **_: object) -> None: ...
+        def config(self) -> dict:
+            return {}
+
+        def columns(self) -> dict:
+            return {}
+
+        def finalize(self, table):
+            return table
+
+        def analyze_turn(self, frames, key_time):
+            frames = list(frames)
+            seen.append((len(frames), decoded["n"]))
+            return Features(values={"face_status": "probe"})
+
+    monkeypatch.setattr(media_mod, "iter_frames", counting)
+    registry.register("face.analyzer", "probe")(Probe)
+    media = write_video(tmp_path / "v.mp4", seconds=30, fps=10)
+    rows = "".join(
+        f"Counsellor,{k * 6},{k * 6 + 2},Hi\nClient,{k * 6 + 2},{k * 6 + 5},Fine\n" for k in range(5)
+    )
+    (tmp_path / "t.csv").write_text("speaker,start,end,utterance\n" + rows)
+    cfg = AnalysisConfig()
+    cfg.face.name = "probe"
+    cfg.text.enabled = cfg.voice.enabled = False
+    analyze(media, transcript=tmp_path / "t.csv", out_dir=tmp_path / "o", config=cfg)
+    assert len(seen) == 5
+    first_turn_frames, decoded_by_then = seen[0]
+    assert first_turn_frames > 0
+    assert decoded_by_then <= first_turn_frames + 1  # one frame of look-ahead at most
