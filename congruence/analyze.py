@@ -13,8 +13,11 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +45,9 @@ INDEX_COLUMNS = ["session_id", "turn_index", "start", "end"]
 BASE_PROVENANCE = {
     "speaker": Provenance("transcript", Kind.MEASUREMENT),
     "text": Provenance("transcript", Kind.MEASUREMENT),
+    "face_key_crop_file": Provenance(
+        "key-frame-crop", Kind.MEASUREMENT, "client's face at the E-THER key frame"
+    ),
 }
 
 
@@ -150,6 +156,46 @@ def _route_frames(frames: Iterator[Frame], turns: Sequence[Turn]) -> Iterator[tu
         yield turn, got
 
 
+class _Raised:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def _prefetch(items: Iterator[Frame], *, maxsize: int) -> Iterator[Frame]:
+    """Iterate ``items`` in a background thread, at most ``maxsize`` items ahead of the consumer."""
+    q: queue.Queue[Any] = queue.Queue(maxsize=maxsize)
+    stop = threading.Event()
+    end = object()
+
+    def put(x: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(x, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for x in items:
+                if not put(x):
+                    return
+            put(end)
+        except BaseException as exc:  # handed to the consumer, re-raised there
+            put(_Raised(exc))
+
+    worker = threading.Thread(target=work, name="congruence-decode", daemon=True)
+    worker.start()
+    try:
+        while (x := q.get()) is not end:
+            if isinstance(x, _Raised):
+                raise x.exc
+            yield x
+    finally:
+        stop.set()
+
+
 def _flatten(feats: Features) -> dict[str, Any]:
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in feats.values.items()}
 
@@ -163,6 +209,8 @@ def analyze(
     roles: str | dict[str, str] | None = None,
     session_id: str | None = None,
     progress: Progress | None = None,
+    report: bool = True,
+    blur_faces: bool = False,
 ) -> AnalysisResult:
     """Analyse a recorded session into a per-client-turn affect table.
 
@@ -175,6 +223,8 @@ def analyze(
         config: estimator names and sampling settings (defaults: the embedded offline models).
         roles: override of the role assignment, e.g. ``"S1=client,S2=counsellor"``.
         progress: ``callback(stage, done, total)``.
+        report: also write the self-contained HTML report (``report.html``).
+        blur_faces: blur the face thumbnails in the report (the original pixels never reach it).
     """
     t_start = time.perf_counter()
     config = config or AnalysisConfig()
@@ -238,7 +288,7 @@ def analyze(
         config.max_frames_per_turn,
         config.key_frame_offset,
         config.max_frame_width,
-    )
+    )  # `parallel` changes speed, not results: not part of the key
     store = JsonlStore(work / "turns.jsonl")
     frames_dir = out / "frames"
 
@@ -264,32 +314,46 @@ def analyze(
     if info.has_video and "face" in modalities and timed:
         times = [x for t in sorted(timed, key=lambda t: t.start) for x in frame_times(t, config)]
         frame_iter = media_mod.iter_frames(media, times, max_width=config.max_frame_width)
+        if config.parallel:  # decode ahead in a thread; bounded so memory stays flat
+            frame_iter = _prefetch(frame_iter, maxsize=config.max_frames_per_turn + 1)
+    voice_an = analyzers.get("voice") if "voice" in modalities else None
+    face_an = analyzers.get("face") if "face" in modalities else None
     done = n_cached
-    # lazily chained: only one turn's frames are ever held in memory
-    for turn, frames in itertools.chain(
-        _route_frames(frame_iter, sorted(timed, key=lambda t: t.start)), ((t, []) for t in untimed)
-    ):
-        record: dict[str, Any] = {"turn_index": turn.index}
-        if turn.index in text_feats:
-            record.update(_flatten(text_feats[turn.index]))
-        if "voice" in modalities:
-            audio: Audio | None = None
-            if audio_file is not None and turn.start is not None and turn.end is not None:
-                audio = audio_file.segment(turn.start, turn.end)
-            record.update(_flatten(analyzers.get("voice").analyze_turn(audio, text=turn.text)))
-        if "face" in modalities:
-            if not info.has_video or turn.start is None:
-                record.update({"face_status": "no_video" if not info.has_video else "no_times"})
-            else:
-                key_time = min(turn.end, turn.start + config.key_frame_offset)
-                feats = analyzers.get("face").analyze_turn(frames, key_time)
-                record.update(_flatten(feats))
-                crop = feats.artifacts.get("key_crop")
-                if crop is not None:
-                    record["face_key_crop_file"] = _save_crop(crop, frames_dir / f"turn{turn.index:04d}.png")
-        store.put(turn_key(turn), record)
-        done += 1
-        progress("analysing client turns", done, n_total)
+    # voice of a turn runs in a worker thread while the face of the same turn runs here: the
+    # native libraries (openSMILE, Praat, TFLite, FFmpeg) do most work outside the GIL
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # lazily chained: only one turn's frames are ever held in memory
+        for turn, frames in itertools.chain(
+            _route_frames(frame_iter, sorted(timed, key=lambda t: t.start)), ((t, []) for t in untimed)
+        ):
+            record: dict[str, Any] = {"turn_index": turn.index}
+            if turn.index in text_feats:
+                record.update(_flatten(text_feats[turn.index]))
+            voice_job = None
+            if voice_an is not None:
+                audio: Audio | None = None
+                if audio_file is not None and turn.start is not None and turn.end is not None:
+                    audio = audio_file.segment(turn.start, turn.end)
+                if config.parallel:
+                    voice_job = pool.submit(voice_an.analyze_turn, audio, text=turn.text)
+                else:
+                    record.update(_flatten(voice_an.analyze_turn(audio, text=turn.text)))
+            if face_an is not None:
+                if not info.has_video or turn.start is None:
+                    record.update({"face_status": "no_video" if not info.has_video else "no_times"})
+                else:
+                    key_time = min(turn.end, turn.start + config.key_frame_offset)
+                    feats = face_an.analyze_turn(frames, key_time)
+                    record.update(_flatten(feats))
+                    crop = feats.artifacts.get("key_crop")
+                    if crop is not None:
+                        crop_path = frames_dir / f"turn{turn.index:04d}.png"
+                        record["face_key_crop_file"] = _save_crop(crop, crop_path)
+            if voice_job is not None:
+                record.update(_flatten(voice_job.result()))
+            store.put(turn_key(turn), record)
+            done += 1
+            progress("analysing client turns", done, n_total)
 
     table = _build_table(session, pairs, store, turn_key)
     provenance: dict[str, Provenance] = dict(BASE_PROVENANCE)
@@ -320,6 +384,10 @@ def analyze(
         "tau_e": table.attrs.get("tau_e", {}),
     }
     result.outputs = write_outputs(result, out, info=info, config=config)
+    if report:
+        from congruence.reporting import write_report
+
+        result.outputs["report"] = str(write_report(out, blur_faces=blur_faces))
     return result
 
 

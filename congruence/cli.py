@@ -123,6 +123,9 @@ def analyze(
     out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.")] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML/JSON analysis config.")] = None,
     roles: Annotated[str | None, typer.Option(help="Role override, e.g. 'S1=client,S2=counsellor'.")] = None,
+    blur_faces: Annotated[
+        bool, typer.Option("--blur-faces", help="Blur face thumbnails in the report.")
+    ] = False,
 ) -> None:
     """Analyse a recorded session into a per-turn multimodal affect table (Parquet, CSV, JSON)."""
     from congruence.analyze import analyze as run
@@ -136,6 +139,7 @@ def analyze(
             config=AnalysisConfig.load(config),
             roles=roles,
             progress=bar,
+            blur_faces=blur_faces,
         )
     _print_result(result)
 
@@ -144,6 +148,9 @@ def analyze(
 @user_errors
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("congruence-demo"),
+    blur_faces: Annotated[
+        bool, typer.Option("--blur-faces", help="Blur face thumbnails in the report.")
+    ] = False,
 ) -> None:
     """Run `analyze` on the shipped example session (real face video + synthetic speech)."""
     from congruence.analyze import analyze as run
@@ -152,7 +159,14 @@ def demo(
     media, transcript = build_demo_session(out_dir / "session")
     out.print(f"Example session: {media}\nTranscript: {transcript}")
     with progress_bar() as bar:
-        result = run(media, transcript=transcript, out_dir=out_dir, progress=bar, session_id="demo")
+        result = run(
+            media,
+            transcript=transcript,
+            out_dir=out_dir,
+            progress=bar,
+            session_id="demo",
+            blur_faces=blur_faces,
+        )
     _print_result(result)
 
 

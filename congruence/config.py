@@ -43,6 +43,7 @@ class AnalysisConfig:
     merge_max_gap: float | None = None
     asr_model: str = "tiny.en"
     num_speakers: int | None = 2
+    parallel: bool = True  # decode frames and analyse voice in threads beside the face analysis
     face: ModalityConfig = field(default_factory=ModalityConfig)
     voice: ModalityConfig = field(default_factory=ModalityConfig)
     text: ModalityConfig = field(default_factory=ModalityConfig)

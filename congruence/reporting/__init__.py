@@ -1,0 +1,20 @@
+"""The session report: a self-contained, offline HTML file with the timeline, the incongruence
+table, the estimators behind every value and the analysis warnings.
+
+>>> from congruence.reporting import write_report  # doctest: +SKIP
+>>> write_report(Path("session.congruence"), blur_faces=True)  # doctest: +SKIP
+PosixPath('session.congruence/report.html')
+"""
+
+from __future__ import annotations
+
+from congruence.reporting.report import (
+    AnalysisOutput,
+    build_context,
+    load_output,
+    render_report,
+    turn_flag,
+    write_report,
+)
+
+__all__ = ["AnalysisOutput", "build_context", "load_output", "render_report", "turn_flag", "write_report"]

@@ -1,0 +1,39 @@
+"""``congruence report``, added to the main Typer app by :func:`register`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def report(
+    out_dir: Annotated[
+        Path,
+        typer.Argument(help="Output folder of `congruence analyze` (holds turns.parquet, summary.json)."),
+    ],
+    blur: Annotated[
+        bool, typer.Option("--blur", help="Pixelate and blur the face thumbnails before they are embedded.")
+    ] = False,
+) -> None:
+    """Write OUT_DIR/report.html: a self-contained HTML report that opens offline."""
+    from congruence.errors import CongruenceError
+    from congruence.reporting.report import write_report
+
+    t0 = time.perf_counter()
+    try:
+        path = write_report(out_dir, blur_faces=blur)
+    except CongruenceError as exc:
+        typer.secho(f"Error: {exc.problem}", fg=typer.colors.RED, err=True)
+        if exc.fix:
+            typer.echo(f"Fix: {exc.fix}", err=True)
+        raise typer.Exit(2) from None
+    size_kib = path.stat().st_size / 1024
+    typer.echo(f"report: {path} ({size_kib:.0f} KiB, {time.perf_counter() - t0:.1f} s)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``report`` command to ``app``."""
+    app.command("report")(report)
