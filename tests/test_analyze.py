@@ -196,8 +196,11 @@ def test_frames_are_streamed_turn_by_turn(tmp_path: Path, monkeypatch: pytest.Mo
     cfg = AnalysisConfig()
     cfg.face.name = "probe"
     cfg.text.enabled = cfg.voice.enabled = False
+    cfg.sample_fps, cfg.max_frames_per_turn = 10.0, 4
     analyze(media, transcript=tmp_path / "t.csv", out_dir=tmp_path / "o", config=cfg)
     assert len(seen) == 5
     first_turn_frames, decoded_by_then = seen[0]
-    assert first_turn_frames > 0
-    assert decoded_by_then <= first_turn_frames + 1  # one frame of look-ahead at most
+    total = sum(n for n, _ in seen)
+    assert first_turn_frames > 0 and total >= 20
+    # the decode thread runs at most max_frames_per_turn + 1 frames ahead (plus one in hand)
+    assert decoded_by_then <= first_turn_frames + cfg.max_frames_per_turn + 2 < total
