@@ -204,3 +204,22 @@ def test_frames_are_streamed_turn_by_turn(tmp_path: Path, monkeypatch: pytest.Mo
     assert first_turn_frames > 0 and total >= 20
     # the decode thread runs at most max_frames_per_turn + 1 frames ahead (plus one in hand)
     assert decoded_by_then <= first_turn_frames + cfg.max_frames_per_turn + 2 < total
+
+
+@pytest.mark.slow
+def test_two_hour_recording_is_streamed(tmp_path: Path) -> None:
+    """A 2-hour file: turns spread over it are reached by seeking; every turn gets its values."""
+    media = write_video(tmp_path / "long.mp4", seconds=7200, fps=1, size=(64, 48))
+    rows = "".join(
+        f"Counsellor,{k * 900},{k * 900 + 5},How are you?\nClient,{k * 900 + 5},{k * 900 + 12},I am fine.\n"
+        for k in range(8)
+    )
+    (tmp_path / "t.csv").write_text("speaker,start,end,utterance\n" + rows)
+    cfg = AnalysisConfig()
+    cfg.text.enabled = False
+    r = analyze(media, transcript=tmp_path / "t.csv", out_dir=tmp_path / "o", config=cfg, report=False)
+    assert r.stats["media_seconds"] == pytest.approx(7200, abs=2)
+    assert list(r.table["face_status"]) == ["no_face"] * 8
+    assert list(r.table["voice_status"]) == ["no_audio"] * 8
+    assert r.table["end"].iloc[-1] == pytest.approx(6312)
+    assert r.stats["seconds"] < 120  # seeks over the gaps instead of decoding 7,200 frames' worth of gaps
