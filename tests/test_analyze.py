@@ -222,4 +222,3 @@ def test_two_hour_recording_is_streamed(tmp_path: Path) -> None:
     assert list(r.table["face_status"]) == ["no_face"] * 8
     assert list(r.table["voice_status"]) == ["no_audio"] * 8
     assert r.table["end"].iloc[-1] == pytest.approx(6312)
-    assert r.stats["seconds"] < 120  # seeks over the gaps instead of decoding 7,200 frames' worth of gaps
