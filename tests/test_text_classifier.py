@@ -119,3 +119,27 @@ def test_missing_model_folder_is_a_clear_error(tmp_path):
 def test_label_column_slug():
     assert label_column("Very Negative") == "text_clf_very_negative"
     assert label_column("joy", "go_") == "go_joy"
+
+
+def test_classifier_chosen_by_name_in_the_analysis_config(tiny_model, tmp_path):
+    """`[text] classifier = "hf"` adds the plug-in's probabilities to the turn table, as model outputs."""
+    from congruence.analyze import analyze
+    from congruence.config import AnalysisConfig
+    from congruence.examples import build_demo_session
+
+    media, transcript = build_demo_session(tmp_path / "demo")
+    cfg = AnalysisConfig.from_dict(
+        {
+            "face": {"enabled": False},
+            "voice": {"enabled": False},
+            "text": {
+                "embed": False,
+                "classifier": "hf",
+                "classifier_options": {"model_path": str(tiny_model)},
+            },
+        }
+    )
+    result = analyze(media, transcript=transcript, out_dir=tmp_path / "out", config=cfg, report=False)
+    clf_cols = [c for c in result.table.columns if c.startswith("text_clf_") and c != "text_clf_status"]
+    assert clf_cols and result.table[clf_cols].sum(axis=1).round(5).eq(1.0).all()
+    assert all(result.provenance[c].kind == "model" for c in clf_cols)

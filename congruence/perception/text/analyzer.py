@@ -161,7 +161,11 @@ class TextAnalyzer:
         emotion_supplement: bool = True,
         negation_window: int = NEGATION_WINDOW,
         sentiment_weight: float = SENTIMENT_WEIGHT,
+        classifier: str | None = None,
+        classifier_options: dict[str, Any] | None = None,
     ) -> None:
+        """``classifier``: optional ``"text.classifier"`` plug-in (e.g. ``"hf"`` with
+        ``classifier_options={"model_path": ...}``) whose class probabilities join the columns."""
         if batch_size < 1:
             raise CongruenceError(
                 f"batch_size must be >= 1, got {batch_size}.", "Pass a positive batch_size."
@@ -187,6 +191,11 @@ class TextAnalyzer:
         self._nlp: Any = None
         self._vader: Any = None
         self._encoder: Any = None
+        self._classifier: Any = None
+        if classifier is not None:
+            from congruence.registry import create
+
+            self._classifier = create("text.classifier", classifier, **(classifier_options or {}))
 
     # ------------------------------------------------------------------ protocol
     def config(self) -> dict[str, Any]:
@@ -205,12 +214,15 @@ class TextAnalyzer:
             "stop_affect_min": STOP_AFFECT_MIN,
             "frame_words": sorted(FRAME_WORDS),
             "sentiment_weight": self.sentiment_weight,
+            "classifier": self._classifier.config() if self._classifier is not None else None,
         }
 
     def columns(self) -> dict[str, Provenance]:
         cols = text_columns()
         if not self.embed:
             del cols["text_embedding"]
+        if self._classifier is not None:
+            cols.update(self._classifier.columns())
         return cols
 
     def finalize(self, table: pd.DataFrame) -> pd.DataFrame:
@@ -225,6 +237,14 @@ class TextAnalyzer:
     def analyze_many(self, texts: Iterable[str]) -> list[Features]:
         """Features of many utterances, in order; faster than one call per text."""
         items = [self._check(t) for t in texts]
+        out = self._analyze_lexical(items)
+        if self._classifier is not None:
+            for feats, extra in zip(out, self._classifier.analyze_many(items), strict=True):
+                feats.values.update(extra.values)
+                feats.provenance.update(extra.provenance)
+        return out
+
+    def _analyze_lexical(self, items: list[str]) -> list[Features]:
         todo = [i for i, t in enumerate(items) if t.strip()]
         out: list[Features] = [Features(self._empty_values(), self.columns()) for _ in items]
         if not todo:
