@@ -190,6 +190,7 @@ for _module in (
     "congruence.reporting.cli",
     "congruence.incongruence.cli",
     "congruence.app.cli",
+    "congruence.training.cli",
 ):
     try:
         importlib.import_module(_module).register(app)
