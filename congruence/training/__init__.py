@@ -1,0 +1,26 @@
+"""Incongruence-aware training (E-THER IV): dataset builder, sample weights, context dropout, trainer.
+
+Importing this package loads no model; heavy modules import on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "build_instances": "congruence.training.dataset",
+    "export_dataset": "congruence.training.dataset",
+    "sample_weights": "congruence.training.weights",
+    "remove_emotional_cues": "congruence.training.dropout",
+    "load_config": "congruence.training.config",
+    "train": "congruence.training.trainer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'congruence.training' has no attribute {name!r}")

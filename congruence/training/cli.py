@@ -1,0 +1,86 @@
+"""``congruence dataset build`` and ``congruence train CONFIG`` (light imports; work happens on call)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add the training commands to the ``congruence`` app."""
+    from congruence.cli import err, out, user_errors
+
+    dataset_app = typer.Typer(help="Build training datasets from analysed sessions.", no_args_is_help=True)
+
+    @dataset_app.command("build")
+    @user_errors
+    def build(
+        sessions: Annotated[
+            list[Path], typer.Argument(help="Analysis output folders (turns.parquet) or tables.")
+        ],
+        out_dir: Annotated[Path, typer.Option("--out", "-o", help="Dataset folder.")] = Path("dataset"),
+        n_eval: Annotated[int, typer.Option(help="Held-out sessions (E-THER: 2 of 18).")] = 2,
+        eval_sessions: Annotated[
+            str | None, typer.Option(help="Comma-separated session ids to hold out (overrides --n-eval).")
+        ] = None,
+        seed: Annotated[int, typer.Option(help="Seed of the session split.")] = 0,
+        score_from: Annotated[
+            str, typer.Option(help="auto, model or label (source of the score s).")
+        ] = "auto",
+    ) -> None:
+        """Training instances (frame, utterance, counsellor target, labels) with session-level splits."""
+        from congruence.training.dataset import build_instances, export_dataset
+
+        ev = [s.strip() for s in eval_sessions.split(",") if s.strip()] if eval_sessions else None
+        df = build_instances(sessions, n_eval=n_eval, eval_sessions=ev, seed=seed, score_from=score_from)
+        paths = export_dataset(df, out_dir)
+        counts = df["split"].value_counts().to_dict()
+        out.print(f"{counts.get('train', 0)} train / {counts.get('eval', 0)} eval instances; label sources: "
+                  f"{df['label_source'].value_counts().to_dict()}")  # fmt: skip
+        for k, p in paths.items():
+            out.print(f"{k}: {p}")
+
+    app.add_typer(dataset_app, name="dataset")
+
+    @app.command("train")
+    @user_errors
+    def train_cmd(
+        config: Annotated[Path, typer.Argument(help="TOML training config (configs/training/*.toml).")],
+        no_resume: Annotated[bool, typer.Option("--no-resume", help="Ignore existing checkpoints.")] = False,
+    ) -> None:
+        """LoRA training with incongruence weights and context dropout; metrics per step in metrics.csv."""
+        from congruence.training.config import load_config
+        from congruence.training.trainer import train
+
+        res = train(load_config(config), resume=not no_resume)
+        out.print(f"held-out loss: {res.eval_loss_before} -> {res.eval_loss_after}")
+        out.print(
+            f"{res.samples_per_second:.2f} training samples/s; context dropout on {res.dropout_share:.0%}"
+        )
+        out.print(f"metrics: {res.metrics_csv}\nadapters: {res.output_dir / 'final'}")
+        err.print("[dim]The embedded model is a small default that runs everywhere, not a quality claim.[/]")
+
+    @app.command("ablate")
+    @user_errors
+    def ablate_cmd(
+        config: Annotated[Path, typer.Argument(help="TOML training config of the full method.")],
+    ) -> None:
+        """E-THER ablations (full / no weighting / engagement / text-only): train, generate, score, table."""
+        import importlib.util
+
+        from congruence.errors import CongruenceError
+
+        if importlib.util.find_spec("congruence.training.ablation") is None:
+            raise CongruenceError(
+                "`congruence ablate` is not implemented in this build yet.",
+                "Train each condition with `congruence train` (weights.scheme = uniform / engagement, "
+                "model.text_only = true) and score the replies with `congruence evaluate`.",
+            )
+        from congruence.training.ablation import run_ablations  # type: ignore[import-not-found]
+        from congruence.training.config import load_config
+
+        res = run_ablations(load_config(config))
+        out.print(res.table_markdown)
+        out.print(f"written: {res.output_dir}")

@@ -1,0 +1,160 @@
+"""Per-sample loss weights of E-THER incongruence-aware training, as pure functions.
+
+E-THER (``papers/e-ther.md``, section IV-A-3, eq. 4-6, Algorithm 1 and the notes under eq. 5):
+
+=================== ================================================ =======================
+scheme              weight                                           source
+=================== ================================================ =======================
+``uniform``         ``w = 1``                                         ablation (a), VII-A-1
+``binary``          ``w = lambda_base + alpha * I``  (1 + I)          Algorithm 1, line 14
+``continuous``      ``w = 1 + s ** gamma``, ``gamma in [0.8, 1.2]``   eq. 4
+``engagement``      ``w = lambda_base + alpha * E``  (1 + E)          eq. 6, ablation (b)
+=================== ================================================ =======================
+
+Optional batch-mean normalisation ``w_i <- w_i / mean_B(w)`` (note ii under eq. 5) keeps the
+batch-mean weight at 1 without changing the relative emphasis. The objective is
+``L = 1/|B| sum_i w_i l_i`` (eq. 5), with ``l_i`` the per-sample loss.
+
+>>> continuous_weights([0.0, 1.0, 0.25], gamma=1.0).tolist()
+[1.0, 2.0, 1.25]
+>>> normalise_batch([1.0, 2.0, 1.0, 2.0]).tolist()
+[0.6666666666666666, 1.3333333333333333, 0.6666666666666666, 1.3333333333333333]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from congruence.errors import CongruenceError
+
+Scheme = Literal["uniform", "binary", "continuous", "engagement"]
+SCHEMES: tuple[str, ...] = ("uniform", "binary", "continuous", "engagement")
+GAMMA_RANGE = (0.8, 1.2)
+
+
+def _unit(x: ArrayLike, what: str) -> np.ndarray:
+    a = np.asarray(x, dtype=np.float64).reshape(-1)
+    if a.size and (not np.all(np.isfinite(a)) or a.min() < 0.0 or a.max() > 1.0):
+        raise CongruenceError(
+            f"{what} must be finite values in [0, 1], got min {np.nanmin(a):.3g}, max {np.nanmax(a):.3g}.",
+            f"Check the dataset's {what} column (missing values must be filled or the rows dropped).",
+        )
+    return a
+
+
+def uniform_weights(n: int) -> np.ndarray:
+    """``w_i = 1`` for every sample (E-THER ablation "No Incongruence Weighting").
+
+    >>> uniform_weights(3).tolist()
+    [1.0, 1.0, 1.0]
+    """
+    return np.ones(int(n), dtype=np.float64)
+
+
+def binary_weights(indicator: ArrayLike, *, lambda_base: float = 1.0, alpha: float = 1.0) -> np.ndarray:
+    """``w_i = lambda_base + alpha * I_i`` with ``I_i in {0, 1}`` (E-THER Algorithm 1, line 14).
+
+    With the defaults (1, 1) an incongruent sample counts twice (w = 2 vs 1).
+
+    >>> binary_weights([0, 1, 1]).tolist()
+    [1.0, 2.0, 2.0]
+    """
+    i = _unit(indicator, "incongruence indicator I")
+    if not np.all((i == 0) | (i == 1)):
+        raise CongruenceError("The incongruence indicator I must be 0 or 1.", "Use the 'incongruent' column.")
+    return float(lambda_base) + float(alpha) * i
+
+
+def continuous_weights(score: ArrayLike, *, gamma: float = 1.0) -> np.ndarray:
+    """``w_i = 1 + s_i ** gamma`` with ``s_i in [0, 1]``, ``gamma in [0.8, 1.2]`` (E-THER eq. 4).
+
+    Monotone in ``s`` and bounded in [1, 2]; ``s = I`` recovers the binary scheme (note i).
+
+    >>> continuous_weights([0.5], gamma=1.2).round(4).tolist()
+    [1.4353]
+    """
+    g = float(gamma)
+    if not GAMMA_RANGE[0] <= g <= GAMMA_RANGE[1]:
+        raise CongruenceError(
+            f"gamma = {g} is outside E-THER's range [0.8, 1.2].", "Set weights.gamma between 0.8 and 1.2."
+        )
+    return 1.0 + np.power(_unit(score, "incongruence score s"), g)
+
+
+def engagement_weights(engagement: ArrayLike, *, lambda_base: float = 1.0, alpha: float = 1.0) -> np.ndarray:
+    """``w_i = lambda_base + alpha * E_i = 1 + E_i`` with engagement ``E_i in [0, 1]`` (E-THER eq. 6).
+
+    >>> engagement_weights([0.0, 0.5]).tolist()
+    [1.0, 1.5]
+    """
+    return float(lambda_base) + float(alpha) * _unit(engagement, "engagement E")
+
+
+def normalise_batch(weights: ArrayLike) -> np.ndarray:
+    """``w_i <- w_i / (1/|B| sum_j w_j)``: batch-mean weight 1, same ratios (E-THER note ii, eq. 5).
+
+    >>> normalise_batch([2.0, 2.0]).tolist()
+    [1.0, 1.0]
+    """
+    w = np.asarray(weights, dtype=np.float64).reshape(-1)
+    if w.size == 0:
+        return w
+    m = w.mean()
+    if not np.isfinite(m) or m <= 0:
+        raise CongruenceError(
+            "Sample weights must be positive to normalise them.", "Check the weight scheme."
+        )
+    return w / m
+
+
+def sample_weights(
+    scheme: str,
+    *,
+    indicator: Sequence[float] | np.ndarray | None = None,
+    score: Sequence[float] | np.ndarray | None = None,
+    engagement: Sequence[float] | np.ndarray | None = None,
+    n: int | None = None,
+    gamma: float = 1.0,
+    lambda_base: float = 1.0,
+    alpha: float = 1.0,
+    normalise: bool = False,
+) -> np.ndarray:
+    """Weights of one batch under ``scheme`` (see the module table), optionally batch-normalised.
+
+    >>> sample_weights("binary", indicator=[0, 1], normalise=True).tolist()
+    [0.6666666666666666, 1.3333333333333333]
+    """
+    if scheme == "uniform":
+        size = n if n is not None else len(next(x for x in (indicator, score, engagement) if x is not None))
+        w = uniform_weights(size)
+    elif scheme == "binary":
+        w = binary_weights(_need(indicator, "indicator", scheme), lambda_base=lambda_base, alpha=alpha)
+    elif scheme == "continuous":
+        w = continuous_weights(_need(score, "score", scheme), gamma=gamma)
+    elif scheme == "engagement":
+        w = engagement_weights(_need(engagement, "engagement", scheme), lambda_base=lambda_base, alpha=alpha)
+    else:
+        raise CongruenceError(f"Unknown weight scheme {scheme!r}.", f"Choose one of: {', '.join(SCHEMES)}.")
+    return normalise_batch(w) if normalise else w
+
+
+def _need(x: Sequence[float] | np.ndarray | None, what: str, scheme: str) -> Sequence[float] | np.ndarray:
+    if x is None:
+        raise CongruenceError(f"The {scheme!r} weight scheme needs the {what} values.", f"Pass {what}=...")
+    return x
+
+
+__all__ = [
+    "GAMMA_RANGE",
+    "SCHEMES",
+    "binary_weights",
+    "continuous_weights",
+    "engagement_weights",
+    "normalise_batch",
+    "sample_weights",
+    "uniform_weights",
+]
