@@ -10,14 +10,13 @@ halfway resumes where it stopped.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,6 +199,129 @@ def _flatten(feats: Features) -> dict[str, Any]:
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in feats.values.items()}
 
 
+def _unit_keys(config: AnalysisConfig, modalities: list[str], media_key: str) -> Callable[[Turn, str], str]:
+    """Cache key of one modality's result for one turn: media content, turn, that modality's config.
+
+    Per modality, so changing the voice settings recomputes voice only. ``parallel`` changes speed,
+    not results, and is not part of any key.
+    """
+    sampling = (
+        config.sample_fps,
+        config.max_frames_per_turn,
+        config.key_frame_offset,
+        config.max_frame_width,
+    )
+    cfg = {
+        m: text_digest(__version__, asdict(getattr(config, m)), sampling if m == "face" else None)
+        for m in modalities
+    }
+
+    def key(turn: Turn, modality: str) -> str:
+        return text_digest(media_key, modality, cfg[modality], turn.start, turn.end, turn.text)
+
+    return key
+
+
+@dataclass
+class _ModalityJobs:
+    """Runs text, voice and face over the client turns that still need them, storing as it goes.
+
+    With ``config.parallel`` text and voice run in worker threads while the face runs in the
+    calling thread (and frames decode in another): model loading overlaps analysis, and the native
+    libraries (openSMILE, Praat, TFLite, FFmpeg, torch) do most of their work outside the GIL. The
+    first exception (or Ctrl-C) stops every job at its next turn; finished turns stay stored.
+    """
+
+    config: AnalysisConfig
+    analyzers: _Analyzers
+    store: JsonlStore
+    unit_key: Callable[[Turn, str], str]
+    progress: Progress
+    totals: dict[str, tuple[int, int]]
+    media: Path
+    info: media_mod.MediaInfo
+    audio_file: media_mod.AudioFile | None
+    frames_dir: Path
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, todo: dict[str, list[Turn]]) -> None:
+        for m, (done, total) in self.totals.items():
+            self.progress(m, done, total)
+        jobs = {"text": self._text, "voice": self._voice, "face": self._face}
+        work = [(m, turns) for m, turns in todo.items() if turns]
+        if not self.config.parallel:
+            for m, turns in work:
+                jobs[m](turns)
+            return
+        main = [(m, t) for m, t in work if m == "face"]
+        rest = [(m, t) for m, t in work if m != "face"]
+        with ThreadPoolExecutor(max_workers=max(1, len(rest))) as pool:
+            futures = [pool.submit(jobs[m], turns) for m, turns in rest]
+            try:
+                for m, turns in main:
+                    jobs[m](turns)
+                for f in as_completed(futures):
+                    f.result()
+            except BaseException:
+                self._stop.set()
+                raise
+
+    def _put(self, modality: str, turn: Turn, values: dict[str, Any]) -> None:
+        with self._lock:
+            self.store.put(self.unit_key(turn, modality), {"turn_index": turn.index, **values})
+            done, total = self.totals[modality]
+            self.totals[modality] = (done + 1, total)
+        self.progress(modality, done + 1, total)
+
+    def _text(self, turns: list[Turn]) -> None:
+        an = self.analyzers.get("text")
+        many = getattr(an, "analyze_many", None)
+        for i in range(0, len(turns), 64):  # batches: fast, and stored as they finish
+            if self._stop.is_set():
+                return
+            chunk = turns[i : i + 64]
+            feats = many([t.text for t in chunk]) if many else [an.analyze_turn(t.text) for t in chunk]
+            for t, f in zip(chunk, feats, strict=True):
+                self._put("text", t, _flatten(f))
+
+    def _voice(self, turns: list[Turn]) -> None:
+        an = self.analyzers.get("voice")
+        for t in turns:
+            if self._stop.is_set():
+                return
+            audio: Audio | None = None
+            if self.audio_file is not None and t.start is not None and t.end is not None:
+                audio = self.audio_file.segment(t.start, t.end)
+            self._put("voice", t, _flatten(an.analyze_turn(audio, text=t.text)))
+
+    def _face(self, turns: list[Turn]) -> None:
+        timed = sorted((t for t in turns if t.start is not None and t.end is not None), key=lambda t: t.start)
+        for t in turns:
+            if t not in timed or not self.info.has_video:
+                self._put("face", t, {"face_status": "no_video" if not self.info.has_video else "no_times"})
+        if not timed or not self.info.has_video:
+            return
+        an = self.analyzers.get("face")
+        times = [x for t in timed for x in frame_times(t, self.config)]
+        frames: Iterator[Frame] = media_mod.iter_frames(
+            self.media, times, max_width=self.config.max_frame_width
+        )
+        if self.config.parallel:  # decode ahead in a thread; bounded so memory stays flat
+            frames = _prefetch(frames, maxsize=self.config.max_frames_per_turn + 1)
+        # one turn's frames at a time: memory does not grow with the session
+        for t, got in _route_frames(frames, timed):
+            if self._stop.is_set():
+                return
+            key_time = min(t.end, t.start + self.config.key_frame_offset)  # type: ignore[operator]
+            feats = an.analyze_turn(got, key_time)
+            values = _flatten(feats)
+            crop = feats.artifacts.get("key_crop")
+            if crop is not None:
+                values["face_key_crop_file"] = _save_crop(crop, self.frames_dir / f"turn{t.index:04d}.png")
+            self._put("face", t, values)
+
+
 def analyze(
     media: str | Path,
     *,
@@ -281,81 +403,29 @@ def analyze(
 
     analyzers = _Analyzers(config)
     modalities = analyzers.enabled()
-    cfg_key = text_digest(
-        __version__,
-        {m: asdict(getattr(config, m)) for m in modalities},
-        config.sample_fps,
-        config.max_frames_per_turn,
-        config.key_frame_offset,
-        config.max_frame_width,
-    )  # `parallel` changes speed, not results: not part of the key
     store = JsonlStore(work / "turns.jsonl")
-    frames_dir = out / "frames"
-
-    def turn_key(turn: Turn) -> str:
-        return text_digest(media_key, cfg_key, turn.start, turn.end, turn.text)
-
-    todo = [p.client for p in pairs if turn_key(p.client) not in store]
-    n_total, n_cached = len(pairs), len(pairs) - len(todo)
-    progress("analysing client turns", n_cached, n_total)
-
-    text_feats: dict[int, Features] = {}
-    if todo and "text" in modalities:
-        text_an = analyzers.get("text")
-        many = getattr(text_an, "analyze_many", None)
-        feats = many([t.text for t in todo]) if many else [text_an.analyze_turn(t.text) for t in todo]
-        text_feats = {t.index: f for t, f in zip(todo, feats, strict=True)}
-
-    timed = [t for t in todo if t.start is not None and t.end is not None]
-    untimed = [t for t in todo if t not in timed]
+    unit_key = _unit_keys(config, modalities, media_key)
+    clients = [p.client for p in pairs]
+    todo = {m: [t for t in clients if unit_key(t, m) not in store] for m in modalities}
+    n_total = len(clients)
+    n_cached = sum(all(unit_key(t, m) in store for m in modalities) for t in clients)
+    untimed = [t for t in clients if t.start is None or t.end is None]
     if untimed:
         warnings.append(f"{len(untimed)} client turn(s) have no times: only their words are analysed.")
-    frame_iter: Iterator[Frame] = iter(())
-    if info.has_video and "face" in modalities and timed:
-        times = [x for t in sorted(timed, key=lambda t: t.start) for x in frame_times(t, config)]
-        frame_iter = media_mod.iter_frames(media, times, max_width=config.max_frame_width)
-        if config.parallel:  # decode ahead in a thread; bounded so memory stays flat
-            frame_iter = _prefetch(frame_iter, maxsize=config.max_frames_per_turn + 1)
-    voice_an = analyzers.get("voice") if "voice" in modalities else None
-    face_an = analyzers.get("face") if "face" in modalities else None
-    done = n_cached
-    # voice of a turn runs in a worker thread while the face of the same turn runs here: the
-    # native libraries (openSMILE, Praat, TFLite, FFmpeg) do most work outside the GIL
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # lazily chained: only one turn's frames are ever held in memory
-        for turn, frames in itertools.chain(
-            _route_frames(frame_iter, sorted(timed, key=lambda t: t.start)), ((t, []) for t in untimed)
-        ):
-            record: dict[str, Any] = {"turn_index": turn.index}
-            if turn.index in text_feats:
-                record.update(_flatten(text_feats[turn.index]))
-            voice_job = None
-            if voice_an is not None:
-                audio: Audio | None = None
-                if audio_file is not None and turn.start is not None and turn.end is not None:
-                    audio = audio_file.segment(turn.start, turn.end)
-                if config.parallel:
-                    voice_job = pool.submit(voice_an.analyze_turn, audio, text=turn.text)
-                else:
-                    record.update(_flatten(voice_an.analyze_turn(audio, text=turn.text)))
-            if face_an is not None:
-                if not info.has_video or turn.start is None:
-                    record.update({"face_status": "no_video" if not info.has_video else "no_times"})
-                else:
-                    key_time = min(turn.end, turn.start + config.key_frame_offset)
-                    feats = face_an.analyze_turn(frames, key_time)
-                    record.update(_flatten(feats))
-                    crop = feats.artifacts.get("key_crop")
-                    if crop is not None:
-                        crop_path = frames_dir / f"turn{turn.index:04d}.png"
-                        record["face_key_crop_file"] = _save_crop(crop, crop_path)
-            if voice_job is not None:
-                record.update(_flatten(voice_job.result()))
-            store.put(turn_key(turn), record)
-            done += 1
-            progress("analysing client turns", done, n_total)
-
-    table = _build_table(session, pairs, store, turn_key)
+    jobs = _ModalityJobs(
+        config=config,
+        analyzers=analyzers,
+        store=store,
+        unit_key=unit_key,
+        progress=progress,
+        totals={m: (n_total - len(todo[m]), n_total) for m in modalities},
+        media=media,
+        info=info,
+        audio_file=audio_file,
+        frames_dir=out / "frames",
+    )
+    jobs.run(todo)
+    table = _build_table(session, pairs, store, lambda t: [unit_key(t, m) for m in modalities])
     provenance: dict[str, Provenance] = dict(BASE_PROVENANCE)
     for m in modalities:
         an = analyzers.get(m)
@@ -402,14 +472,15 @@ def _save_crop(crop: np.ndarray, path: Path) -> str:
 
 
 def _build_table(
-    session: Session, pairs: list, store: JsonlStore, turn_key: Callable[[Turn], str]
+    session: Session, pairs: list, store: JsonlStore, unit_keys: Callable[[Turn], list[str]]
 ) -> pd.DataFrame:
     rows = []
     for p in pairs:
         c = p.client
-        rec = dict(store.get(turn_key(c)) or {})
+        rec: dict[str, Any] = {}
+        for key in unit_keys(c):
+            rec.update(store.get(key) or {})
         rec.pop("key", None)
-        rec.pop("turn_index", None)
         row = {
             "session_id": session.session_id,
             "turn_index": c.index,

@@ -64,7 +64,8 @@ def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
 
         def update(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
+                label = f"analysing client turns: {stage}" if stage in ("text", "voice", "face") else stage
+                tasks[stage] = bar.add_task(label, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
         yield update

@@ -75,9 +75,9 @@ def test_rerun_uses_the_cache_and_an_interrupted_run_resumes(demo_session, tmp_p
     calls: list[int] = []
 
     def stop_after_first(stage: str, done: int, total: int) -> None:
-        if stage == "analysing client turns":
+        if stage == "voice":
             calls.append(done)
-            if done == 1:
+            if done == 1:  # after the first turn's voice is stored
                 raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
