@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,6 +11,20 @@ import numpy as np
 import pytest
 
 from congruence.paths import package_dir
+
+#: With CONGRUENCE_STRICT_SKIPS=1 (set by .ci/run, which installs every tool the tests need) a test
+#: that skips for a missing tool (PostgreSQL, Chromium, espeak-ng, real media) fails instead, so CI
+#: cannot pass by silently not testing a path.
+STRICT_SKIPS = os.environ.get("CONGRUENCE_STRICT_SKIPS") == "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    if STRICT_SKIPS and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CONGRUENCE_STRICT_SKIPS=1: {report.longrepr}"
 
 
 @pytest.fixture(scope="session")
