@@ -250,14 +250,20 @@ def build_instances(
 NEEDED_FIELDS = {"binary": "incongruent", "continuous": "score", "engagement": "engagement"}
 
 
-def check_instances(df: pd.DataFrame, *, scheme: str, needs_face: bool) -> None:
-    """Raise a clear error when the dataset lacks what a training configuration needs."""
+def check_instances(df: pd.DataFrame, *, scheme: str, needs_face: bool, needs_frame: bool = False) -> None:
+    """Raise a clear error when the dataset lacks what a training configuration needs.
+
+    ``needs_face``: the embedded model's ``face_features``; ``needs_frame``: a vision-language
+    model's client frame (``frame_path``).
+    """
     missing = [c for c in ("client_text", "counsellor_text", "split") if c not in df.columns]
     field = NEEDED_FIELDS.get(scheme)
     if field and field not in df.columns:
         missing.append(field)
     if needs_face and "face_features" not in df.columns:
         missing.append("face_features")
+    if needs_frame and "frame_path" not in df.columns:
+        missing.append("frame_path")
     if missing:
         raise CongruenceError(
             f"The dataset lacks the field(s) {', '.join(missing)}.",

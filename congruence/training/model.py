@@ -134,8 +134,12 @@ def load_embedded(
     return FaceTokenLM(lm=lm, n_tokens=n_tokens, hidden=hidden), tok
 
 
-def apply_lora(model: nn.Module, lora: Any) -> nn.Module:
-    """Wrap ``model`` with peft LoRA adapters on ``lora.target_modules`` (``None``: unchanged)."""
+def apply_lora(model: nn.Module, lora: Any, *, modules: list[str] | None = None) -> nn.Module:
+    """Wrap ``model`` with peft LoRA adapters on ``lora.target_modules`` (``None``: unchanged).
+
+    ``modules`` (full module names) narrows the adapters to those modules, e.g. the language model
+    of a VLM (:func:`congruence.training.vlm.lora_modules`).
+    """
     if lora is None:
         return model
     from peft import LoraConfig, get_peft_model
@@ -151,7 +155,10 @@ def apply_lora(model: nn.Module, lora: Any) -> nn.Module:
             + ", ".join(sorted(n for n in names if "proj" in n)[:6]),
         )
     cfg = LoraConfig(
-        r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=list(lora.target_modules)
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=list(modules) if modules else list(lora.target_modules),
     )
     return get_peft_model(model, cfg)
 

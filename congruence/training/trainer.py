@@ -29,6 +29,7 @@ from congruence.training.dropout import dropout_mask, remove_emotional_cues
 from congruence.training.weights import sample_weights
 
 IGNORE = -100
+DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 def response_token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -49,6 +50,20 @@ def response_token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Ten
 def weighted_loss(per_sample: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """E-THER eq. 5: ``1/|B| sum_i w_i l_i``."""
     return (weights.to(per_sample.dtype) * per_sample).mean()
+
+
+def align_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Logits of the ``labels`` positions: models that prepend visual positions to the text (legacy
+    BLIP-2 / Video-LLaVA processing) return longer logits, whose last ``L`` positions are the text's."""
+    n = labels.shape[1]
+    if logits.shape[1] == n:
+        return logits
+    if logits.shape[1] < n:
+        raise CongruenceError(
+            f"The model returned {logits.shape[1]} logit positions for {n} tokens.",
+            "Use a model whose processor expands image tokens into the text (transformers >= 4.47 layout).",
+        )
+    return logits[:, -n:]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -89,7 +104,10 @@ class Collator:
     """Instances (dicts of the dataset) -> a padded batch with ``sample_weight`` and face inputs.
 
     ``train=True`` applies context dropout with probability ``p_dropout`` and the configured weight
-    scheme; ``train=False`` never drops and uses ``w = 1``.
+    scheme; ``train=False`` never drops and uses ``w = 1``. ``encoder`` is a :class:`TextEncoder`
+    (the embedded model: face features from the instance) or an encoder with ``encode_batch``
+    (:class:`congruence.training.vlm.VisionChatEncoder`: the processor adds the client frame).
+    ``stats`` counts samples, context-dropped samples and the sum of the weights applied.
     """
 
     encoder: TextEncoder
@@ -102,8 +120,7 @@ class Collator:
     use_face: bool = True
     train: bool = True
     seed: int = 0
-    image_inputs: Any = None  # callable(list[instance]) -> dict of tensors (VLM path)
-    stats: dict[str, int] = field(default_factory=lambda: {"samples": 0, "dropped": 0})
+    stats: dict[str, float] = field(default_factory=lambda: {"samples": 0, "dropped": 0, "weight_sum": 0.0})
 
     def __post_init__(self) -> None:
         self.rng = np.random.default_rng(self.seed)
@@ -129,24 +146,32 @@ class Collator:
         drop = (
             dropout_mask(len(batch), self.p_dropout, self.rng) if self.train else np.zeros(len(batch), bool)
         )
-        ids, labels = [], []
+        texts = []
         for b, d in zip(batch, drop, strict=True):
             text = remove_emotional_cues(b["client_text"]) if d else b["client_text"]
-            text = text or "..."  # an utterance made only of cue words still has a turn
+            texts.append(text or "...")  # an utterance made only of cue words still has a turn
+        w = self.weights(batch)
+        self.stats["samples"] += len(batch)
+        self.stats["dropped"] += int(drop.sum())
+        self.stats["weight_sum"] += float(w.sum())
+        if hasattr(self.encoder, "encode_batch"):  # VLM: the processor builds ids and image tensors
+            out = self.encoder.encode_batch(texts, [b["counsellor_text"] for b in batch], batch)
+            out["sample_weight"] = torch.tensor(w, dtype=torch.float32)
+            return out
+        ids, labels = [], []
+        for text, b in zip(texts, batch, strict=True):
             i, lab = self.encoder.encode(text, b["counsellor_text"])
             ids.append(i)
             labels.append(lab)
-        self.stats["samples"] += len(batch)
-        self.stats["dropped"] += int(drop.sum())
         n = max(map(len, ids))
         pad = self.encoder.tokenizer.pad_token_id or 0
         out = {
             "input_ids": torch.tensor([x + [pad] * (n - len(x)) for x in ids]),
             "attention_mask": torch.tensor([[1] * len(x) + [0] * (n - len(x)) for x in ids]),
             "labels": torch.tensor([x + [IGNORE] * (n - len(x)) for x in labels]),
-            "sample_weight": torch.tensor(self.weights(batch), dtype=torch.float32),
+            "sample_weight": torch.tensor(w, dtype=torch.float32),
         }
-        if self.use_face and self.image_inputs is None:
+        if self.use_face:
             feats = [b.get("face_features") for b in batch]
             dim = next((len(f) for f in feats if f is not None), None)
             if dim is not None:
@@ -159,8 +184,6 @@ class Collator:
                     )
                 )
                 out["face_mask"] = torch.tensor([f is not None for f in feats], dtype=torch.float32)
-        elif self.use_face:
-            out = self.image_inputs(batch, out)
         return out
 
 
@@ -189,7 +212,7 @@ def _trainer_cls() -> type:
             labels = inputs.pop("labels")
             w = inputs.pop("sample_weight")
             out = model(**inputs)
-            per = response_token_loss(out.logits, labels)
+            per = response_token_loss(align_logits(out.logits, labels), labels)
             loss = weighted_loss(per, w if model.training else torch.ones_like(w))
             return (loss, out) if return_outputs else loss
 
@@ -313,6 +336,13 @@ class TrainResult:
     model: Any = None
     tokenizer: Any = None
     collator: Any = None
+    processor: Any = None
+
+    @property
+    def mean_weight(self) -> float:
+        """Mean loss weight the training collator applied (1.0 for the uniform scheme)."""
+        st = self.collator.stats if self.collator is not None else {}
+        return float(st.get("weight_sum", 0.0)) / max(1, int(st.get("samples", 0)))
 
 
 def _records(df: pd.DataFrame, cap: int | None) -> list[dict[str, Any]]:
@@ -337,32 +367,38 @@ class _ListDataset(torch.utils.data.Dataset):
 
 
 def build_model(cfg: Config) -> tuple[Any, Any, Any]:
-    """Model, tokenizer and the image-input hook (``None`` for the embedded model)."""
-    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[cfg.train.precision]
+    """Model, tokenizer and processor (``None`` for the embedded model, whose face input is features)."""
+    dtype = DTYPES[cfg.train.precision]
     if cfg.model.kind == "embedded":
         from congruence.training.model import load_embedded
 
         model, tok = load_embedded(path=cfg.model.path, n_tokens=cfg.model.visual_tokens,
                                    hidden=cfg.model.projector_hidden, lora=cfg.lora)  # fmt: skip
         return model, tok, None
-    import importlib.util
-
-    if importlib.util.find_spec("congruence.training.vlm") is None:
-        raise CongruenceError(
-            "model.kind = 'vlm' (image-text-to-text models) is not implemented in this build yet.",
-            "Use model.kind = 'embedded'.",
-        )
-    from congruence.training.vlm import load_vlm  # type: ignore[import-not-found]
+    from congruence.training.vlm import load_vlm
 
     return load_vlm(cfg.model.path, lora=cfg.lora, dtype=dtype)
 
 
-def make_collators(cfg: Config, tok: Any, image_inputs: Any = None) -> tuple[Collator, Collator]:
-    enc = TextEncoder(tokenizer=tok, system_prompt=cfg.model.system_prompt, max_length=cfg.model.max_length)
+def make_encoder(cfg: Config, tok: Any, processor: Any = None) -> Any:
+    """The prompt/target encoder of ``cfg``: :class:`TextEncoder` (embedded) or, with a processor,
+    :class:`congruence.training.vlm.VisionChatEncoder` (the same prompt plus the client frame)."""
+    m = cfg.model
+    if processor is None:
+        return TextEncoder(tokenizer=tok, system_prompt=m.system_prompt, max_length=m.max_length)
+    from congruence.training.vlm import VisionChatEncoder
+
+    return VisionChatEncoder(processor=processor, system_prompt=m.system_prompt, max_length=m.max_length,
+                             with_image=not m.text_only, pixel_dtype=DTYPES[cfg.train.precision])  # fmt: skip
+
+
+def make_collators(cfg: Config, tok: Any, processor: Any = None) -> tuple[Collator, Collator]:
+    """Training collator (context dropout, weight scheme) and evaluation collator (neither)."""
+    enc = make_encoder(cfg, tok, processor)
     w = cfg.weights
     common: dict[str, Any] = {
         "encoder": enc, "scheme": w.scheme, "gamma": w.gamma, "lambda_base": w.lambda_base, "alpha": w.alpha,
-        "normalise": w.normalise, "use_face": not cfg.model.text_only, "image_inputs": image_inputs,
+        "normalise": w.normalise, "use_face": not cfg.model.text_only,
     }  # fmt: skip
     return (
         Collator(**common, p_dropout=cfg.dropout.p, train=True, seed=cfg.train.seed),
@@ -376,15 +412,15 @@ def train(
     instances: pd.DataFrame | None = None,
     model: Any = None,
     tokenizer: Any = None,
-    image_inputs: Any = None,
+    processor: Any = None,
     resume: bool = True,
     evaluate_before: bool = True,
 ) -> TrainResult:
     """Train ``cfg`` (LoRA, weighted loss, context dropout); logs per step to ``metrics.csv``.
 
-    ``instances`` defaults to ``cfg.data.dataset``; ``model`` / ``tokenizer`` / ``image_inputs``
-    default to :func:`build_model`. Resumes from the newest checkpoint in ``output_dir`` when
-    ``resume``.
+    ``instances`` defaults to ``cfg.data.dataset``; ``model`` / ``tokenizer`` / ``processor``
+    default to :func:`build_model` (``processor`` only for ``model.kind = "vlm"``). Resumes from the
+    newest checkpoint in ``output_dir`` when ``resume``.
     """
     from transformers import TrainingArguments
     from transformers.trainer_utils import get_last_checkpoint
@@ -392,30 +428,46 @@ def train(
     from congruence.training.dataset import check_instances, load_instances
 
     df = instances if instances is not None else load_instances(cfg.data.dataset)
+    vlm_image = cfg.model.kind == "vlm" and not cfg.model.text_only
     check_instances(
-        df, scheme=cfg.weights.scheme, needs_face=cfg.model.kind == "embedded" and not cfg.model.text_only
+        df,
+        scheme=cfg.weights.scheme,
+        needs_face=cfg.model.kind == "embedded" and not cfg.model.text_only,
+        needs_frame=vlm_image,
     )
     train_items = _records(df[df["split"] == "train"], cfg.data.max_train)
     eval_items = _records(df[df["split"] == "eval"], cfg.data.max_eval)
-    if cfg.model.kind != "embedded" and not cfg.model.text_only:
-        missing = sum(1 for r in train_items if not r.get("frame_path"))
-        if missing:
-            raise CongruenceError(
-                f"{missing} training instance(s) have no client frame for the vision-language model.",
-                "Rebuild the dataset from analysed video, or set model.text_only = true.",
-            )
-    if cfg.train.threads:
-        torch.set_num_threads(cfg.train.threads)
-    if model is None:
-        model, tokenizer, image_inputs = build_model(cfg)
+    if vlm_image:
+        for split, items in (("training", train_items), ("evaluation", eval_items)):
+            missing = sum(1 for r in items if not r.get("frame_path") or not Path(r["frame_path"]).is_file())
+            if missing:
+                raise CongruenceError(
+                    f"{missing} {split} instance(s) have no client frame on disk for the vision-language "
+                    "model.",
+                    "Rebuild the dataset from analysed video (frames/), or set model.text_only = true.",
+                )
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if cfg.train.precision != "fp32" and device == "cpu":
         raise CongruenceError(
             f"train.precision = {cfg.train.precision} needs a GPU; this machine has none.",
             "Use precision = 'fp32' on the CPU.",
         )
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    if model is None:
+        model, tokenizer, processor = build_model(cfg)
+    if cfg.model.kind == "vlm" and cfg.model.text_only:
+        from congruence.training.vlm import needs_image
+
+        if needs_image(model):
+            raise CongruenceError(
+                f"{type(getattr(model, 'get_base_model', lambda: model)()).__name__} cannot run without an "
+                "image, so it has no text-only ablation.",
+                "Set model.text_only = false for this architecture (E-THER ablated IDEFICS2 and "
+                "Video-LLaVA, not BLIP-2).",
+            )
     check_fits(model, cfg, device)
-    tr_col, ev_col = make_collators(cfg, tokenizer, image_inputs)
+    tr_col, ev_col = make_collators(cfg, tokenizer, processor)
     out = Path(cfg.train.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     t = cfg.train
@@ -482,15 +534,20 @@ def train(
         model=model,
         tokenizer=tokenizer,
         collator=tr_col,
+        processor=processor,
     )
 
 
 __all__ = [
+    "DTYPES",
     "Collator",
     "TextEncoder",
     "TrainResult",
+    "align_logits",
     "check_fits",
     "estimate_memory_gb",
+    "make_collators",
+    "make_encoder",
     "response_token_loss",
     "train",
     "weighted_loss",
