@@ -66,21 +66,30 @@ def register(app: typer.Typer) -> None:
     @user_errors
     def ablate_cmd(
         config: Annotated[Path, typer.Argument(help="TOML training config of the full method.")],
+        out_dir: Annotated[
+            Path | None, typer.Option("--out", "-o", help="Output folder (default: ablation.output_dir).")
+        ] = None,
+        conditions: Annotated[
+            str | None,
+            typer.Option(help="Comma-separated: full, no_incongruence, engagement, text_only (all)."),
+        ] = None,
+        no_resume: Annotated[
+            bool, typer.Option("--no-resume", help="Train every condition again (old folder -> *.previous).")
+        ] = False,
     ) -> None:
-        """E-THER ablations (full / no weighting / engagement / text-only): train, generate, score, table."""
-        import importlib.util
-
-        from congruence.errors import CongruenceError
-
-        if importlib.util.find_spec("congruence.training.ablation") is None:
-            raise CongruenceError(
-                "`congruence ablate` is not implemented in this build yet.",
-                "Train each condition with `congruence train` (weights.scheme = uniform / engagement, "
-                "model.text_only = true) and score the replies with `congruence evaluate`.",
-            )
-        from congruence.training.ablation import run_ablations  # type: ignore[import-not-found]
+        """E-THER ablations (full / no weighting / engagement / text-only): train, reply, score, tabulate."""
+        from congruence.training.ablation import run_ablations
         from congruence.training.config import load_config
 
-        res = run_ablations(load_config(config))
+        cfg = load_config(config)
+        change: dict[str, object] = {}
+        if out_dir is not None:
+            change["output_dir"] = str(out_dir.resolve())
+        if conditions:
+            change["conditions"] = tuple(c.strip() for c in conditions.split(",") if c.strip())
+        if change:
+            cfg = cfg.with_(ablation=change)
+        res = run_ablations(cfg, resume=not no_resume, log=lambda m: err.print(f"[dim]{m}[/]"))
         out.print(res.table_markdown)
+        out.print(res.conditions.to_string(index=False))
         out.print(f"written: {res.output_dir}")

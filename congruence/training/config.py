@@ -77,6 +77,30 @@ class TrainConfig:
     deepspeed: str | None = None  # DeepSpeed JSON config (GPU runs under `accelerate launch`)
 
 
+#: E-THER ablation conditions (VII-A-1) and the column names of Tables VI-VII.
+ABLATION_CONDITIONS = {
+    "full": "Full Method",
+    "no_incongruence": "No Incongruence",
+    "engagement": "Engagement-Informed",
+    "text_only": "Text-Only",
+}
+
+
+@dataclass(frozen=True)
+class AblationConfig:
+    """``congruence ablate``: which conditions, how replies are drawn and how they are scored."""
+
+    conditions: tuple[str, ...] = tuple(ABLATION_CONDITIONS)
+    output_dir: str = ""  # "" = <train.output_dir>/ablation
+    max_new_tokens: int = 48
+    samples: int = 1  # E-THER protocol: 3 samples at temperature 0.7, the median-length one kept
+    temperature: float = 0.0  # 0 = greedy
+    similarity: str = "minilm"  # PCT mirroring: minilm | lexical
+    word_vectors: str = "glove"  # PCT congruence concepts: glove | spacy | none
+    bertscore: bool = True
+    bertscore_model: str = "auto"  # auto | minilm | roberta-large | a local folder
+
+
 @dataclass(frozen=True)
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
@@ -85,6 +109,7 @@ class Config:
     weights: WeightsConfig = field(default_factory=WeightsConfig)
     dropout: DropoutConfig = field(default_factory=DropoutConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    ablation: AblationConfig = field(default_factory=AblationConfig)
     name: str = "full"
 
     def as_dict(self) -> dict[str, Any]:
@@ -129,6 +154,28 @@ class Config:
             raise CongruenceError(
                 f"model.max_length = {m.max_length} leaves no room for a response.", "Use >= 16."
             )
+        a = self.ablation
+        unknown = [c for c in a.conditions if c not in ABLATION_CONDITIONS]
+        if unknown or not a.conditions or len(set(a.conditions)) != len(a.conditions):
+            raise CongruenceError(
+                f"ablation.conditions = {list(a.conditions)} is not a list of distinct known conditions.",
+                f"Choose from: {', '.join(ABLATION_CONDITIONS)}.",
+            )
+        if a.samples < 1 or a.max_new_tokens < 1 or a.temperature < 0:
+            raise CongruenceError(
+                "ablation.samples and ablation.max_new_tokens must be >= 1 and temperature >= 0.",
+                "Fix the [ablation] section.",
+            )
+        if a.samples > 1 and a.temperature == 0:
+            raise CongruenceError(
+                f"ablation.samples = {a.samples} needs sampling (temperature > 0).",
+                "E-THER draws 3 samples at temperature 0.7: set temperature = 0.7, or samples = 1.",
+            )
+        if a.similarity not in ("minilm", "lexical") or a.word_vectors not in ("glove", "spacy", "none"):
+            raise CongruenceError(
+                f"ablation.similarity = {a.similarity!r} / word_vectors = {a.word_vectors!r} is unknown.",
+                "similarity: minilm or lexical; word_vectors: glove, spacy or none.",
+            )
 
 
 def _section(cls: type, values: dict[str, Any], name: str) -> Any:
@@ -143,7 +190,7 @@ def _section(cls: type, values: dict[str, Any], name: str) -> Any:
 
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "lora": LoraConfig, "weights": WeightsConfig,
-            "dropout": DropoutConfig, "train": TrainConfig}  # fmt: skip
+            "dropout": DropoutConfig, "train": TrainConfig, "ablation": AblationConfig}  # fmt: skip
 
 #: E-THER Table IX, per architecture.
 TABLE_IX = {
@@ -185,6 +232,7 @@ def config_from_dict(d: dict[str, Any], *, base_dir: Path | None = None) -> Conf
             ("train", "output_dir"),
             ("model", "path"),
             ("train", "deepspeed"),
+            ("ablation", "output_dir"),
         ):
             v = secs[sec].get(key)
             if v and not Path(v).is_absolute():
@@ -208,4 +256,4 @@ def load_config(path: str | Path) -> Config:
     return config_from_dict(d, base_dir=p.parent.resolve())
 
 
-__all__ = ["TABLE_IX", "Config", "config_from_dict", "load_config"]
+__all__ = ["ABLATION_CONDITIONS", "TABLE_IX", "AblationConfig", "Config", "config_from_dict", "load_config"]

@@ -59,3 +59,21 @@ def sessions_dir(tmp_path_factory: pytest.TempPathFactory, astronaut: np.ndarray
         turn_table(f"s{i}", "frames/turn0001.png", annotate=i == 0).to_parquet(d / "turns.parquet")
         out.append(d)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Llama (hidden 32, 2 layers) saved with SmolLM2's real tokenizer."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from congruence.generation.backends import smollm2_safetensors
+
+    tok = AutoTokenizer.from_pretrained(str(smollm2_safetensors()))
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)  # fmt: skip
+    d = tmp_path_factory.mktemp("tiny-lm")
+    LlamaForCausalLM(cfg).save_pretrained(str(d))
+    tok.save_pretrained(str(d))
+    return d

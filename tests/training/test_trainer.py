@@ -15,23 +15,6 @@ from congruence.training.trainer import make_collators, response_token_loss, tra
 
 
 @pytest.fixture(scope="session")
-def tiny_lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny random Llama (hidden 32, 2 layers) saved with SmolLM2's real tokenizer."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    from congruence.generation.backends import smollm2_safetensors
-
-    tok = AutoTokenizer.from_pretrained(str(smollm2_safetensors()))
-    torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)  # fmt: skip
-    d = tmp_path_factory.mktemp("tiny-lm")
-    LlamaForCausalLM(cfg).save_pretrained(str(d))
-    tok.save_pretrained(str(d))
-    return d
-
-
-@pytest.fixture(scope="session")
 def instances(sessions_dir: list[Path]) -> pd.DataFrame:
     return build_instances(sessions_dir, eval_sessions=["s3", "s4"])
 
