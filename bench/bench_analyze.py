@@ -129,6 +129,7 @@ r = analyze({media!r}, transcript={transcript}, out_dir={out!r})
 s = r.stats
 import resource
 print(json.dumps({{"seconds": time.perf_counter() - t0, "client_turns": s["client_turns"],
+                  "scoring_seconds": s["scoring_seconds"],
                   "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}}))
 """
 
@@ -155,6 +156,7 @@ def main() -> None:
             "rtf": round(info["seconds"] / seconds_media, 4),
             "rtf_wall": round(wall / seconds_media, 4),
             "peak_rss_mib": round(rss),
+            "scoring_s": info.get("scoring_seconds"),
         }
         rows.append(row)
         print(row, flush=True)
@@ -181,6 +183,11 @@ def main() -> None:
             dur,
         )
     lmedia, ltranscript, ldur = loop_session(demo_media, demo_csv, args.long_minutes, WORK)
+    lfloor = bench(
+        f"decode-only floor, {args.long_minutes:g} min",
+        DECODE.format(media=str(lmedia), transcript=str(ltranscript), raw=str(WORK / "floor.f32")),
+        ldur,
+    )
     long = bench(
         f"analyze, transcript, {args.long_minutes:g} min",
         ANALYZE.format(media=str(lmedia), transcript=repr(str(ltranscript)), out=str(WORK / "out_long")),
@@ -207,12 +214,24 @@ def main() -> None:
         + " |"
         for r in rows
     ]
+    # the marginal ratio (extra seconds per extra media second, long run against short run) leaves
+    # out the fixed start-up (model loading), which a longer session amortises
+    marginal = (long["process_s"] - with_t["process_s"]) / (lfloor["process_s"] - floor["process_s"])
+    scoring = [r for r in rows if r["scoring_s"] is not None]
     lines += [
         "",
-        f"- analyze with transcript / decode-only floor: {with_t['process_s'] / floor['process_s']:.2f}x",
+        f"- analyze with transcript / decode-only floor: {with_t['process_s'] / floor['process_s']:.2f}x "
+        f"at {args.minutes:g} min, {long['process_s'] / lfloor['process_s']:.2f}x "
+        f"at {args.long_minutes:g} min, "
+        f"{marginal:.2f}x marginal (per extra media second, start-up excluded)",
     ]
     if asr:
         lines.append(f"- analyze with ASR / decode-only floor: {asr['process_s'] / floor['process_s']:.2f}x")
+    lines += [
+        f"- incongruence scoring and typing ({r['run']}): {r['scoring_s']:.3f} s = "
+        f"{100 * r['scoring_s'] / r['process_s']:.3f}% of analyze"
+        for r in scoring
+    ]
     lines.append(
         f"- peak RSS {args.long_minutes:g} min / {args.minutes:g} min (transcript): "
         f"{long['peak_rss_mib'] / with_t['peak_rss_mib']:.2f}x"

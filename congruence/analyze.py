@@ -333,6 +333,7 @@ def analyze(
     progress: Progress | None = None,
     report: bool = True,
     blur_faces: bool = False,
+    respond: bool = False,
 ) -> AnalysisResult:
     """Analyse a recorded session into a per-client-turn affect table.
 
@@ -347,10 +348,14 @@ def analyze(
         progress: ``callback(stage, done, total)``.
         report: also write the self-contained HTML report (``report.html``).
         blur_faces: blur the face thumbnails in the report (the original pixels never reach it).
+        respond: add a person-centred reply per client turn (``response_*`` columns; E-THER's
+            collection protocol through :class:`~congruence.generation.respond.Responder`, set
+            up by ``config.respond``); replies are stored as they finish and a re-run resumes.
     """
     t_start = time.perf_counter()
     config = config or AnalysisConfig()
     progress = progress or _noop
+    responder = _responder(config) if respond else None  # bad settings fail before any work
     media = Path(media)
     info = media_mod.probe(media)
     out = Path(out_dir) if out_dir is not None else media.with_name(media.stem + ".congruence")
@@ -431,14 +436,26 @@ def analyze(
         an = analyzers.get(m)
         provenance.update(an.columns())
         table = an.finalize(table)
-    table = score_table(table)
+    inc = config.incongruence
+    t_score = time.perf_counter()
+    table = score_table(table, threshold=inc.threshold, lam=inc.lam, tau_e=inc.tau_e)
+    score_seconds = time.perf_counter() - t_score
     for name, *_ in PAIRS:
         note = f"{name.replace('_', '-')} pair; rule on the modalities' valence/arousal estimates"
         if name in table.attrs.get("arousal_only", []):
             note += " (arousal only: no valence estimate for one side)"
         provenance[f"{name}_score"] = Provenance("ether-continuous-score", Kind.PROXY, note)
-        provenance[f"{name}_dissonance"] = Provenance("dissonance-indicator(T=0.5)", Kind.PROXY, note)
+        provenance[f"{name}_dissonance"] = Provenance(
+            f"dissonance-indicator(T={inc.threshold:g})", Kind.PROXY, note
+        )
         provenance[f"{name}_type"] = Provenance("ether-type-rules", Kind.PROXY, note)
+    if responder is not None:
+        from congruence.generation.respond import response_provenance
+
+        # the replies' file is keyed by the client turns' words: a changed transcript starts afresh
+        replies = work / f"responses-{text_digest(media_key, [t.text for t in clients])}.jsonl"
+        table = responder.respond_table(table, out=replies, image_root=out, progress=progress)
+        provenance.update(response_provenance(responder))
     # the finalize steps may add columns; anything the analyzers did not describe is flagged
     for col in table.columns:
         if col.startswith(("text_", "voice_", "face_")) and col not in provenance:
@@ -452,6 +469,7 @@ def analyze(
         "media_seconds": round(info.duration, 3),
         "roles_from": role_method,
         "tau_e": table.attrs.get("tau_e", {}),
+        "scoring_seconds": round(score_seconds, 4),
     }
     result.outputs = write_outputs(result, out, info=info, config=config)
     if report:
@@ -459,6 +477,19 @@ def analyze(
 
         result.outputs["report"] = str(write_report(out, blur_faces=blur_faces))
     return result
+
+
+def _responder(config: AnalysisConfig) -> Any:
+    from congruence.generation.respond import Responder
+
+    try:
+        return Responder(**config.respond)
+    except TypeError as exc:
+        raise CongruenceError(
+            f"Unknown setting in the [respond] config section: {exc}.",
+            "Use Responder's options: strategy, backend, backend_options, n_samples, temperature, "
+            "max_tokens, seed, retry_budget, context_turns.",
+        ) from None
 
 
 def _save_crop(crop: np.ndarray, path: Path) -> str:

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from congruence.errors import CongruenceError
 
@@ -34,9 +35,10 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except CongruenceError as exc:
-            err.print(f"[bold red]Error:[/] {exc.problem}")
+            # escaped: messages name config sections like [respond], which rich would eat as markup
+            err.print(f"[bold red]Error:[/] {escape(exc.problem)}")
             if exc.fix:
-                err.print(f"[bold]Fix:[/] {exc.fix}")
+                err.print(f"[bold]Fix:[/] {escape(exc.fix)}")
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err.print("[yellow]Interrupted.[/] Finished turns are saved; run the same command to resume.")
@@ -127,6 +129,14 @@ def analyze(
     blur_faces: Annotated[
         bool, typer.Option("--blur-faces", help="Blur face thumbnails in the report.")
     ] = False,
+    respond: Annotated[
+        bool,
+        typer.Option(
+            "--respond",
+            help="Add a person-centred reply per client turn (embedded SmolLM2 by default; "
+            "[respond] in --config chooses strategy and backend).",
+        ),
+    ] = False,
 ) -> None:
     """Analyse a recorded session into a per-turn multimodal affect table (Parquet, CSV, JSON)."""
     from congruence.analyze import analyze as run
@@ -141,6 +151,7 @@ def analyze(
             roles=roles,
             progress=bar,
             blur_faces=blur_faces,
+            respond=respond,
         )
     _print_result(result)
 

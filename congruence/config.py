@@ -27,6 +27,20 @@ class ModalityConfig:
 
 
 @dataclass
+class IncongruenceConfig:
+    """Settings of the incongruence scores (see :mod:`congruence.incongruence.scores`).
+
+    ``lam`` is E-THER's lambda (weight of the category-cosine term), ``threshold`` the dissonance
+    indicator's T (interventions paper: 0.5), ``tau_e`` a fixed mismatch scale (``None``: the
+    median mismatch over the session, as E-THER's batch median).
+    """
+
+    lam: float = 0.5
+    threshold: float = 0.5
+    tau_e: float | None = None
+
+
+@dataclass
 class AnalysisConfig:
     """Settings of ``congruence analyze``.
 
@@ -47,6 +61,10 @@ class AnalysisConfig:
     face: ModalityConfig = field(default_factory=ModalityConfig)
     voice: ModalityConfig = field(default_factory=ModalityConfig)
     text: ModalityConfig = field(default_factory=ModalityConfig)
+    incongruence: IncongruenceConfig = field(default_factory=IncongruenceConfig)
+    #: keyword arguments of :class:`congruence.generation.respond.Responder` for ``--respond``
+    #: (strategy, backend, backend_options, n_samples, temperature, max_tokens, seed, ...)
+    respond: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,6 +95,10 @@ class AnalysisConfig:
                 kwargs[k] = ModalityConfig(
                     name=v.get("name", "default"), enabled=bool(v.get("enabled", True)), options=opts
                 )
+            elif k == "incongruence":
+                kwargs[k] = _section(IncongruenceConfig, v, k)
+            elif k == "respond" and not isinstance(v, dict):
+                raise CongruenceError("Config section [respond] must be a table.", "See README.")
             else:
                 kwargs[k] = v
         return cls(**kwargs)
@@ -94,3 +116,16 @@ class AnalysisConfig:
         except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
             raise CongruenceError(f"Cannot parse config {p.name}: {exc}.", "Fix its syntax.") from exc
         return cls.from_dict(data)
+
+
+def _section(cls: type, values: Any, name: str) -> Any:
+    """A config section as dataclass ``cls``; unknown keys are a clear error."""
+    if not isinstance(values, dict):
+        raise CongruenceError(f"Config section [{name}] must be a table.", "See README, Configuration.")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise CongruenceError(
+            f"Unknown key(s) in [{name}]: {', '.join(unknown)}.", f"Known keys: {', '.join(sorted(known))}."
+        )
+    return cls(**values)

@@ -309,3 +309,44 @@ def test_pair_scores_with_an_absent_modality_is_all_missing():
 
 
 TEXT_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), unit, unit, st.integers(0, 6)), min_size=1, max_size=20))
+def test_binary_mismatches_recover_the_binary_scheme(rows):
+    """Rows that either agree exactly or sit at opposite corners of the VA square (and categories):
+    the continuous score is exactly the 0/1 dissonance indicator, so s = I (E-THER's binary scheme)."""
+    e_v, e_t, z_v, z_t = [], [], [], []
+    for incongruent, v, a, c in rows:
+        z = np.eye(FER)[c]
+        e_v.append((v, a))
+        z_v.append(z)
+        if incongruent:  # the opposite corner and another category
+            e_t.append((-1.0 if v >= 0 else 1.0, -1.0 if a >= 0 else 1.0))
+            z_t.append(np.eye(FER)[(c + 1) % FER])
+        else:
+            e_t.append((v, a))
+            z_t.append(z)
+    e_v, e_t = np.array(e_v), np.array(e_t)
+    s = ether_score(e_v, e_t, np.array(z_v), np.array(z_t), tau_e=1.0, lam=0.5)
+    indicator = dissonance(e_v[:, 0], e_v[:, 1], e_t[:, 0], e_t[:, 1], threshold=0.5)
+    assert s.tolist() == indicator.tolist() == [float(r[0]) for r in rows]
+
+
+def test_analysis_config_sets_the_incongruence_parameters():
+    from congruence.config import AnalysisConfig
+    from congruence.errors import CongruenceError
+    from congruence.incongruence.pairs import score_table
+
+    cfg = AnalysisConfig.from_dict({"incongruence": {"threshold": 0.05, "lam": 0.0, "tau_e": 2.0}})
+    table = pd.DataFrame(
+        {"face_valence": [0.3, 0.0], "face_arousal": [0.1, 0.0], "text_valence": [0.2, 0.0],
+         "text_arousal": [0.1, 0.0]}
+    )  # fmt: skip
+    inc = cfg.incongruence
+    out = score_table(table, threshold=inc.threshold, lam=inc.lam, tau_e=inc.tau_e)
+    assert out["text_face_dissonance"].tolist() == [1.0, 0.0]  # |dV| = 0.1 > T = 0.05
+    assert out["text_face_score"][0] == pytest.approx(0.1 / 2.0)  # ||dE|| / tau_e, no cosine term
+    assert out.attrs["tau_e"]["text_face"] == 2.0
+    with pytest.raises(CongruenceError, match="Unknown key"):
+        AnalysisConfig.from_dict({"incongruence": {"T": 0.4}})

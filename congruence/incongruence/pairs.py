@@ -114,12 +114,18 @@ PAIRS: tuple[tuple[str, ModalityColumns, ModalityColumns, dict[str, float | bool
 
 
 def score_table(
-    table: pd.DataFrame, *, threshold: float = DISSONANCE_THRESHOLD, lam: float = LAMBDA
+    table: pd.DataFrame,
+    *,
+    threshold: float = DISSONANCE_THRESHOLD,
+    lam: float = LAMBDA,
+    tau_e: float | None = None,
 ) -> pd.DataFrame:
     """Add the score, dissonance and type columns of every pair in :data:`PAIRS` to ``table``.
 
-    ``tau_e`` of each pair is the median mismatch over this table (the session), as in E-THER.
-    The returned table's ``attrs["tau_e"]`` records the value used per pair.
+    ``tau_e`` of each pair is the median mismatch over this table (the session), as in E-THER,
+    unless a fixed ``tau_e`` is given. ``lam`` applies to the pairs with a shared category space
+    (the voice pairs have none and use 0). The returned table's ``attrs["tau_e"]`` records the
+    value used per pair.
     """
     out = table.copy()
     taus: dict[str, float] = {}
@@ -135,7 +141,14 @@ def score_table(
             source = table.assign(**{vision.valence: 0.0, verbal.valence: 0.0})
             arousal_only.append(name)
         cols = pair_scores(
-            source, vision=vision, verbal=verbal, name=name, lam=pair_lam, threshold=threshold, **opts
+            source,
+            vision=vision,
+            verbal=verbal,
+            name=name,
+            lam=pair_lam,
+            threshold=threshold,
+            tau_e=tau_e,
+            **opts,
         )
         taus[name] = float(cols.attrs[f"{name}_tau_e"])
         for c in cols.columns:

@@ -291,6 +291,23 @@ def _row(
         "flag": flag,
         "reasons": reasons,
         "annotation": text_or_none(r.get("ann_incongruence")),
+        "response": _response(r),
+    }
+
+
+def _response(r: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The generated reply of a turn (``congruence analyze --respond``), or ``None``."""
+    status = text_or_none(r.get("response_status"))
+    if status is None:
+        return None
+    flags = text_or_none(r.get("response_flags"))
+    return {
+        "status": status,
+        "technique": text_or_none(r.get("response_technique")),
+        "text": text_or_none(r.get("response_text")),
+        "flags": flags.split(";") if flags else [],
+        "strategy": text_or_none(r.get("response_strategy")),
+        "backend": text_or_none(r.get("response_backend")),
     }
 
 
@@ -374,6 +391,7 @@ def build_context(
         "n_client_turns": len(rows),
         "roles": summary.get("roles") or {},
         "rows": rows,
+        "responses": [r for r in rows if r["response"] is not None],
         "pairs": [
             {
                 "name": p,

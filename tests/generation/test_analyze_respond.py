@@ -1,0 +1,80 @@
+"""`congruence analyze --respond`: a reply per client turn in the table, the summary and the report,
+generated through a real OpenAI-protocol server on loopback, resumed on a re-run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from congruence.cli import app
+from congruence.examples import build_demo_session
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return build_demo_session(tmp_path_factory.mktemp("demo"))
+
+
+def _config(path: Path, base_url: str, *, strategy: str = "incongruence") -> Path:
+    path.write_text(
+        f'[respond]\nstrategy = "{strategy}"\nbackend = "openai"\nn_samples = 3\n'
+        f'backend_options = {{ base_url = "{base_url}", model = "echo" }}\n'
+    )
+    return path
+
+
+def test_analyze_respond_adds_replies_to_table_summary_and_report(demo, server, tmp_path) -> None:
+    media, transcript = demo
+    out = tmp_path / "out"
+    args = ["analyze", str(media), "--transcript", str(transcript), "--out", str(out),
+            "--config", str(_config(tmp_path / "c.toml", server.base_url)), "--respond"]  # fmt: skip
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    table = pd.read_parquet(out / "turns.parquet")
+    n = len(table)
+    assert n >= 2
+    assert server.calls("echo") == 3 * n  # E-THER's protocol: three samples per client turn
+    assert table["response_status"].tolist() == ["generated"] * n
+    assert table["response_technique"].tolist() == ["Reflection"] * n
+    # the echo server answers the client's own words (each reply belongs to its own turn) and
+    # says when the request carried an image: the client's key-frame face went with it
+    cols = zip(table["text"], table["face_key_crop_file"], table["response_text"], strict=True)
+    for text, crop, reply in cols:
+        assert reply.startswith(f"It sounds like you said: {text.strip()}")
+        assert ("(I see an image of 112x112 pixels.)" in reply) == isinstance(crop, str)
+    assert table["face_key_crop_file"].notna().any()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["provenance"]["response_text"]["kind"] == "model"
+    assert "openai" in summary["provenance"]["response_text"]["estimator"]
+    html = (out / "report.html").read_text()
+    assert 'id="response-table"' in html
+    assert html.count('data-status="generated"') == n
+
+    again = runner.invoke(app, args)  # a re-run resumes from the stored replies
+    assert again.exit_code == 0, again.output
+    assert server.calls("echo") == 3 * n
+
+
+def test_analyze_without_respond_has_no_reply_columns(demo, tmp_path) -> None:
+    media, transcript = demo
+    res = runner.invoke(app, ["analyze", str(media), "--transcript", str(transcript), "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    assert not any(c.startswith("response_") for c in pd.read_parquet(tmp_path / "turns.parquet").columns)
+    assert 'id="response-table"' not in (tmp_path / "report.html").read_text()
+
+
+def test_a_bad_respond_setting_is_a_clear_error(demo, tmp_path) -> None:
+    media, transcript = demo
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[respond]\nsamples = 3\n')
+    args = ["analyze", str(media), "-t", str(transcript), "-o", str(tmp_path / "o"), "-c", str(cfg)]
+    res = runner.invoke(app, [*args, "--respond"])
+    assert res.exit_code == 2
+    assert "Unknown setting in the [respond] config section" in res.output
+    assert not (tmp_path / "o" / ".cache").exists()  # refused before any work started
