@@ -207,12 +207,18 @@ def _trainer_cls() -> type:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             self.loss_is_scaled_for_ga = False  # our mean loss must be divided by the accumulation steps
+            # samples that went through a training forward pass and their summed weights (exact: the
+            # collator also builds batches that the data loader prefetches)
+            self.trained = {"samples": 0, "weight_sum": 0.0}
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             labels = inputs.pop("labels")
             w = inputs.pop("sample_weight")
             out = model(**inputs)
             per = response_token_loss(align_logits(out.logits, labels), labels)
+            if model.training:
+                self.trained["samples"] += len(w)
+                self.trained["weight_sum"] += float(w.sum())
             loss = weighted_loss(per, w if model.training else torch.ones_like(w))
             return (loss, out) if return_outputs else loss
 
@@ -338,11 +344,8 @@ class TrainResult:
     collator: Any = None
     processor: Any = None
 
-    @property
-    def mean_weight(self) -> float:
-        """Mean loss weight the training collator applied (1.0 for the uniform scheme)."""
-        st = self.collator.stats if self.collator is not None else {}
-        return float(st.get("weight_sum", 0.0)) / max(1, int(st.get("samples", 0)))
+    trained_samples: int = 0  # samples of this run's training forward passes (this process)
+    mean_weight: float = float("nan")  # their mean loss weight (1.0 for the uniform scheme)
 
 
 def _records(df: pd.DataFrame, cap: int | None) -> list[dict[str, Any]]:
@@ -522,19 +525,21 @@ def train(
         trainer.eval_dataset = _ListDataset(eval_items)
         # evaluation uses the eval collator (no dropout, w = 1); Trainer takes the collator from self
         after = float(trainer.evaluate()["eval_loss"])
-    stats = tr_col.stats
+    stats, n = tr_col.stats, trainer.trained["samples"]
     return TrainResult(
         output_dir=out,
         metrics_csv=metrics_csv,
         train_metrics={k: float(v) for k, v in res.metrics.items()},
         eval_loss_before=before,
         eval_loss_after=after,
-        samples_per_second=stats["samples"] / dt if dt > 0 else float("nan"),
+        samples_per_second=n / dt if dt > 0 else float("nan"),
         dropout_share=stats["dropped"] / max(1, stats["samples"]),
         model=model,
         tokenizer=tokenizer,
         collator=tr_col,
         processor=processor,
+        trained_samples=n,
+        mean_weight=trainer.trained["weight_sum"] / n if n else float("nan"),
     )
 
 
