@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+
+def _main_process() -> bool:
+    """Whether this is the process that reports (rank 0 under ``accelerate launch`` / torchrun)."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def register(app: typer.Typer) -> None:
@@ -54,13 +60,17 @@ def register(app: typer.Typer) -> None:
         from congruence.training.config import load_config
         from congruence.training.trainer import train
 
-        res = train(load_config(config), resume=not no_resume)
+        cfg = load_config(config)
+        res = train(cfg, resume=not no_resume)
+        if not _main_process():
+            return
         out.print(f"held-out loss: {res.eval_loss_before} -> {res.eval_loss_after}")
         out.print(
             f"{res.samples_per_second:.2f} training samples/s; context dropout on {res.dropout_share:.0%}"
         )
         out.print(f"metrics: {res.metrics_csv}\nadapters: {res.output_dir / 'final'}")
-        err.print("[dim]The embedded model is a small default that runs everywhere, not a quality claim.[/]")
+        if cfg.model.kind == "embedded":
+            err.print("[dim]The embedded model is a small default that runs anywhere, not a quality claim[/]")
 
     @app.command("ablate")
     @user_errors
@@ -90,6 +100,11 @@ def register(app: typer.Typer) -> None:
         if change:
             cfg = cfg.with_(ablation=change)
         res = run_ablations(cfg, resume=not no_resume, log=lambda m: err.print(f"[dim]{m}[/]"))
-        out.print(res.table_markdown)
-        out.print(res.conditions.to_string(index=False))
+        if not _main_process():
+            return
+        from congruence.evaluation.tables import to_markdown
+
+        out.print(res.table_markdown, soft_wrap=True, markup=False, highlight=False)
+        cols = ["condition", "scheme", "text_only", "eval_loss_after", "samples_per_second", "mean_weight"]
+        out.print(to_markdown(res.conditions[cols]), soft_wrap=True, markup=False, highlight=False)
         out.print(f"written: {res.output_dir}")

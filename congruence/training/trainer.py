@@ -337,13 +337,12 @@ class TrainResult:
     train_metrics: dict[str, float]
     eval_loss_before: float | None
     eval_loss_after: float | None
-    samples_per_second: float
+    samples_per_second: float  # all processes together (this process's rate x world size)
     dropout_share: float
     model: Any = None
     tokenizer: Any = None
     collator: Any = None
     processor: Any = None
-
     trained_samples: int = 0  # samples of this run's training forward passes (this process)
     mean_weight: float = float("nan")  # their mean loss weight (1.0 for the uniform scheme)
 
@@ -532,7 +531,7 @@ def train(
         train_metrics={k: float(v) for k, v in res.metrics.items()},
         eval_loss_before=before,
         eval_loss_after=after,
-        samples_per_second=n / dt if dt > 0 else float("nan"),
+        samples_per_second=n * args.world_size / dt if dt > 0 else float("nan"),
         dropout_share=stats["dropped"] / max(1, stats["samples"]),
         model=model,
         tokenizer=tokenizer,

@@ -143,3 +143,25 @@ def test_train_cli_logs_every_step_and_fails_clearly(dataset, tiny_lm_dir, tmp_p
     bad = write_config(tmp_path / "bad.toml", dataset=tmp_path / "ds", model=tiny_lm_dir, out=tmp_path / "r3")
     res = runner.invoke(app, ["train", str(bad)])
     assert res.exit_code == 2 and "lacks the field(s) score" in res.output
+
+
+@pytest.mark.slow
+def test_train_runs_unchanged_under_a_distributed_launcher(dataset, tiny_lm_dir, tmp_path):
+    """Two DDP processes (torchrun, gloo on the CPU; `accelerate launch` starts the same processes on
+    GPUs): the data is shared out, one process writes the log and reports."""
+    import os
+    import subprocess
+    import sys
+
+    cfg = write_config(tmp_path / "ddp.toml", dataset=dataset, model=tiny_lm_dir, out=tmp_path / "run",
+                       max_steps="3", batch="2")  # fmt: skip
+    env = {**os.environ, "CONGRUENCE_NO_PROGRESS": "1", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "congruence.training", "train", str(cfg)]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.count("held-out loss") == 1  # rank 0 reports
+    log = pd.read_csv(tmp_path / "run" / "metrics.csv")
+    # 12 training instances, batch 2 per process: 3 steps are one epoch only if both processes trained
+    assert log["loss"].notna().sum() == 3 and log["epoch"].max() == pytest.approx(1.0)
+    assert (tmp_path / "run" / "final" / "trainable.safetensors").is_file()
