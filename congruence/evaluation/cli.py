@@ -144,6 +144,20 @@ def register(app: typer.Typer) -> None:
         judge_opt: Annotated[
             list[str] | None, typer.Option(help="Judge backend option KEY=VALUE (repeat).")
         ] = None,
+        human_ratings: Annotated[
+            Path | None,
+            typer.Option(
+                help="With --judge: expert ratings (the app's ratings export: one row per response and "
+                "rater, Likert columns) to correlate with the judge (interventions paper, Table 3)."
+            ),
+        ] = None,
+        on: Annotated[
+            str | None,
+            typer.Option(
+                help="Key columns joining --human-ratings to the responses (default: those of "
+                "session_id, turn_index, system in both)."
+            ),
+        ] = None,
     ) -> None:
         """Score every response with the PCT metrics, BERTScore and (optionally) an LLM judge.
 
@@ -151,7 +165,13 @@ def register(app: typer.Typer) -> None:
         and provenance.json (which estimator made each column, and whether it is a proxy).
         """
         try:
+            if human_ratings is not None and not judge:
+                raise CongruenceError(
+                    "--human-ratings needs --judge: it correlates the judge's ratings with the experts'.",
+                    "Add e.g. --judge openai --judge-opt base_url=... --judge-opt model=...",
+                )
             table = read_table(responses)
+            human = read_table(human_ratings) if human_ratings is not None else None
             judge_obj = None
             if judge:
                 import congruence.generation.backends  # noqa: F401  (registers the backends)
@@ -170,6 +190,18 @@ def register(app: typer.Typer) -> None:
                 bertscore_layers=bertscore_layers,
                 judge=judge_obj,
             )
+            agreement = None
+            if human is not None:
+                from congruence.evaluation.judge import judge_human_correlation
+
+                shared = [k for k in ("session_id", "turn_index", "system") if k in scores and k in human]
+                keys = [k.strip() for k in on.split(",")] if on else shared
+                if not keys:
+                    raise CongruenceError(
+                        "The responses and the human ratings share no key column.",
+                        "Give both session_id and turn_index (and system) columns, or pass --on.",
+                    )
+                agreement = judge_human_correlation(scores, human, on=keys)
         except CongruenceError as e:
             raise _fail(e) from e
         from congruence.evaluation.tables import to_markdown
@@ -185,6 +217,11 @@ def register(app: typer.Typer) -> None:
             json.dumps({c: p.as_dict() for c, p in prov.items()}, indent=1) + "\n", encoding="utf-8"
         )
         typer.echo(to_markdown(summary))
+        if agreement is not None:
+            agreement.to_csv(folder / "judge_vs_human.csv", index=False)
+            (folder / "judge_vs_human.md").write_text(to_markdown(agreement), encoding="utf-8")
+            typer.echo("Judge vs human ratings (Pearson r, Spearman rho, Kendall tau):")
+            typer.echo(to_markdown(agreement[["criterion", "n", "r", "rho", "tau"]]))
         typer.echo(f"Wrote {len(scores)} scored responses to {folder}")
 
     @app.command("compare")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
 import re
 import socket
 import threading
@@ -104,6 +105,19 @@ def _last_user_line(messages: list[dict[str, Any]]) -> str:
     return ""
 
 
+def _judge_reply(messages: list[dict[str, Any]]) -> str:
+    """A deterministic G-Eval-style judge: ratings read off the response it was asked to rate."""
+    user = _text_of(messages[-1]["content"])
+    response = user.split("Counsellor response to evaluate:", 1)[1].split("Evaluation form", 1)[0].lower()
+    words = len(response.split())
+    ratings = {
+        "applicability": 2 if "should" in response else 4,
+        "empathy": 5 if "sounds" in response or "hear" in response else 2,
+        "comprehensiveness": max(1, min(5, words // 6)),
+    }
+    return f"Here is my evaluation.\n```json\n{json.dumps(ratings)}\n```"
+
+
 def _build_app(state: ChatServer) -> Any:
     app = FastAPI()
 
@@ -148,6 +162,8 @@ def _build_app(state: ChatServer) -> Any:
                 max_tokens=body.get("max_tokens", 32),
                 seed=body.get("seed"),
             )
+        elif model == "judge":
+            text = _judge_reply(body["messages"])
         else:
             text = f"[Reflection] It sounds like you said: {_last_user_line(body['messages'])}"
             if images:
