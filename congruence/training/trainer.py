@@ -325,6 +325,42 @@ def check_fits(model: Any, cfg: Config, device: str) -> float:
     return need
 
 
+def check_deepspeed(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The DeepSpeed JSON of ``train.deepspeed``, or a clear error when it cannot be used here.
+
+    ZeRO stages 0-2 only: stage 3 partitions the parameters themselves, and the checkpoints of this
+    trainer are the trainable tensors read from the model (``trainable.safetensors``).
+    """
+    import importlib.util
+    import json
+
+    p = Path(path)
+    if not p.is_file():
+        raise CongruenceError(
+            f"train.deepspeed = {str(p)!r} does not exist.",
+            "Point it at a DeepSpeed JSON, e.g. configs/training/deepspeed-zero2.json.",
+        )
+    try:
+        ds = json.loads(p.read_text("utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CongruenceError(f"{p} is not valid JSON: {exc}.", "Fix the DeepSpeed config.") from exc
+    stage = int((ds.get("zero_optimization") or {}).get("stage", 0))
+    if stage > 2:
+        raise CongruenceError(
+            f"{p} asks for ZeRO stage {stage}, which partitions the parameters; this trainer saves the "
+            "LoRA tensors straight from the model.",
+            "Use ZeRO stage 2 (configs/training/deepspeed-zero2.json): LoRA's optimizer state is small.",
+        )
+    if importlib.util.find_spec("deepspeed") is None:
+        raise CongruenceError(
+            "train.deepspeed is set but the deepspeed package is not installed.",
+            "pip install deepspeed on the GPU machine, or leave train.deepspeed out (plain DDP).",
+        )
+    if not torch.cuda.is_available():
+        raise CongruenceError("DeepSpeed needs CUDA GPUs; this machine has none.", "Unset train.deepspeed.")
+    return ds
+
+
 # ----------------------------------------------------------------------------------------------
 # train
 # ----------------------------------------------------------------------------------------------
@@ -454,6 +490,8 @@ def train(
             f"train.precision = {cfg.train.precision} needs a GPU; this machine has none.",
             "Use precision = 'fp32' on the CPU.",
         )
+    if cfg.train.deepspeed:
+        check_deepspeed(cfg.train.deepspeed)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     if model is None:
@@ -548,6 +586,7 @@ __all__ = [
     "TextEncoder",
     "TrainResult",
     "align_logits",
+    "check_deepspeed",
     "check_fits",
     "estimate_memory_gb",
     "make_collators",

@@ -90,3 +90,26 @@ def test_configs_that_cannot_run_are_clear_errors(tiny_lm_dir, instances, tmp_pa
         train(cfg, instances=instances.assign(engagement=None))
     with pytest.raises(CongruenceError, match="Unknown key"):
         config_from_dict({"train": {"epoch": 3}})
+
+
+def test_shipped_deepspeed_config_is_zero2_and_unusable_setups_are_clear_errors(
+    tiny_lm_dir, instances, tmp_path
+):
+    import json
+
+    from congruence.training.config import load_config
+    from congruence.training.trainer import check_deepspeed
+
+    root = Path(__file__).resolve().parents[2] / "configs" / "training"
+    ds = json.loads((root / "deepspeed-zero2.json").read_text())
+    assert ds["zero_optimization"]["stage"] == 2 and ds["train_micro_batch_size_per_gpu"] == "auto"
+    # the Table IX presets load and point at the papers' VLMs
+    for name, lr in (("idefics2-table-ix.toml", 5e-5), ("llava-table-ix.toml", 2e-5)):
+        cfg = load_config(root / name)
+        assert cfg.model.kind == "vlm" and cfg.train.learning_rate == lr and cfg.train.per_device_batch == 1
+    three = tmp_path / "z3.json"
+    three.write_text(json.dumps({"zero_optimization": {"stage": 3}}))
+    with pytest.raises(CongruenceError, match="stage 3"):
+        check_deepspeed(three)
+    with pytest.raises(CongruenceError, match=r"(?i)deepspeed"):  # not installed here / no GPU
+        train(_cfg(tiny_lm_dir, tmp_path, deepspeed=str(root / "deepspeed-zero2.json")), instances=instances)
