@@ -1,4 +1,5 @@
-"""Incongruence-aware training (E-THER IV): dataset builder, sample weights, context dropout, trainer.
+"""Incongruence-aware training (E-THER IV, VII): dataset, sample weights, context dropout, trainer, VLMs,
+ablations.
 
 Importing this package loads no model; heavy modules import on first use.
 """
@@ -15,6 +16,9 @@ _EXPORTS = {
     "remove_emotional_cues": "congruence.training.dropout",
     "load_config": "congruence.training.config",
     "train": "congruence.training.trainer",
+    "load_vlm": "congruence.training.vlm",
+    "generate_replies": "congruence.training.infer",
+    "run_ablations": "congruence.training.ablation",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -113,3 +113,17 @@ def test_shipped_deepspeed_config_is_zero2_and_unusable_setups_are_clear_errors(
         check_deepspeed(three)
     with pytest.raises(CongruenceError, match=r"(?i)deepspeed"):  # not installed here / no GPU
         train(_cfg(tiny_lm_dir, tmp_path, deepspeed=str(root / "deepspeed-zero2.json")), instances=instances)
+
+
+@pytest.mark.slow
+def test_embedded_default_trains_a_step_and_replies(instances, tmp_path):
+    """The real embedded default (SmolLM2-135M-Instruct + projector), one step and two replies."""
+    from congruence.training.infer import generate_replies
+
+    cfg = config_from_dict({"train": {"output_dir": str(tmp_path), "max_steps": 1, "save_steps": 100,
+                                      "threads": 2}, "data": {"max_eval": 4}})  # fmt: skip
+    res = train(cfg, instances=instances)
+    assert res.eval_loss_after < 10 and res.mean_weight > 1  # a trained LM, not a random one
+    items = instances[instances.split == "eval"].head(2).to_dict("records")
+    replies = generate_replies(res.model, res.collator.encoder, items, max_new_tokens=12)
+    assert len(replies) == 2 and all(len(r.split()) >= 2 for r in replies)

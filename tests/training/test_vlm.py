@@ -123,3 +123,19 @@ def test_vlm_configs_that_cannot_run_are_clear_errors(instances, tmp_path_factor
     with pytest.raises(CongruenceError, match="needs a GPU"):
         cfg = _cfg(blip, tmp_path).with_(train={"precision": "bf16"})
         train(cfg, instances=instances)
+
+
+def test_vlm_ablation_replies_with_and_without_the_frame(instances, tmp_path_factory, tmp_path):
+    from congruence.training.ablation import run_ablations
+
+    path = BUILDERS["llava"](tmp_path_factory.mktemp("tiny-llava-ablate"))
+    cfg = _cfg(path, tmp_path / "run").with_(
+        ablation={"conditions": ("full", "text_only"), "max_new_tokens": 4, "similarity": "lexical",
+                  "word_vectors": "none", "bertscore": False},
+        data={"max_eval": 3},
+    )  # fmt: skip
+    res = run_ablations(cfg, instances=instances)
+    assert set(res.tidy["condition"]) == {"Full Method", "Text-Only"} and (res.tidy["n"] == 3).all()
+    assert all(len(s) == 3 and s["response"].map(bool).all() for s in res.scores.values())
+    assert (res.output_dir / "ablation.md").read_text().count("Text-Only") == 1
+    assert res.conditions.set_index("key").loc["text_only", "text_only"]
