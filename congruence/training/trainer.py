@@ -297,8 +297,11 @@ def estimate_memory_gb(n_params: int, n_trainable: int, *, batch: int, seq: int,
     return (weights + trainable + acts) / 1e9
 
 
-def check_fits(model: Any, cfg: Config, device: str) -> float:
-    """Raise a :class:`CongruenceError` when the configuration cannot fit this machine's memory."""
+def check_fits(model: Any, cfg: Config, device: str, *, seq: int | None = None) -> float:
+    """Raise a :class:`CongruenceError` when the configuration cannot fit this machine's memory.
+
+    ``seq``: tokens per sample (default ``model.max_length``; a VLM's image tokens come on top).
+    """
     import psutil
 
     params = sum(p.numel() for p in model.parameters())
@@ -308,7 +311,8 @@ def check_fits(model: Any, cfg: Config, device: str) -> float:
     hidden = int(getattr(mcfg, "hidden_size", 1024) or 1024)
     layers = int(getattr(mcfg, "num_hidden_layers", 24) or 24)
     bpp = 4 if cfg.train.precision == "fp32" else 2
-    need = estimate_memory_gb(params, trainable, batch=cfg.train.per_device_batch, seq=cfg.model.max_length,
+    seq = max(int(seq or 0), cfg.model.max_length)
+    need = estimate_memory_gb(params, trainable, batch=cfg.train.per_device_batch, seq=seq,
                               hidden=hidden, layers=layers, bytes_per_param=bpp)  # fmt: skip
     if device.startswith("cuda"):
         have = torch.cuda.get_device_properties(0).total_memory / 1e9
@@ -318,7 +322,7 @@ def check_fits(model: Any, cfg: Config, device: str) -> float:
         raise CongruenceError(
             f"This configuration needs about {need:.1f} GB on {device} but {have:.1f} GB are free "
             f"({params / 1e6:.0f}M parameters, batch {cfg.train.per_device_batch} x "
-            f"{cfg.model.max_length} tokens).",
+            f"{seq} tokens).",
             "Lower train.per_device_batch (raise train.grad_accum to keep the effective batch), lower "
             "model.max_length, use fp16/bf16 on a GPU, or add GPUs with `accelerate launch` + DeepSpeed.",
         )
@@ -506,8 +510,10 @@ def train(
                 "Set model.text_only = false for this architecture (E-THER ablated IDEFICS2 and "
                 "Video-LLaVA, not BLIP-2).",
             )
-    check_fits(model, cfg, device)
     tr_col, ev_col = make_collators(cfg, tokenizer, processor)
+    # a VLM sample is its text plus the image tokens of the frame: measure one
+    seq = ev_col(train_items[:1])["input_ids"].shape[1] if processor is not None and train_items else None
+    check_fits(model, cfg, device, seq=seq)
     out = Path(cfg.train.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     t = cfg.train

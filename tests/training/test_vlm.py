@@ -139,3 +139,12 @@ def test_vlm_ablation_replies_with_and_without_the_frame(instances, tmp_path_fac
     assert all(len(s) == 3 and s["response"].map(bool).all() for s in res.scores.values())
     assert (res.output_dir / "ablation.md").read_text().count("Text-Only") == 1
     assert res.conditions.set_index("key").loc["text_only", "text_only"]
+
+
+def test_a_vlm_config_that_cannot_fit_is_a_clear_error(instances, tmp_path_factory, tmp_path):
+    path = BUILDERS["llava"](tmp_path_factory.mktemp("tiny-llava-fit"))
+    cfg = _cfg(path, tmp_path).with_(train={"per_device_batch": 10**6})
+    with pytest.raises(CongruenceError, match=r"GB .*\(\d+M parameters, batch 1000000 x \d+ tokens") as e:
+        train(cfg, instances=instances)
+    n_tokens = int(str(e.value.problem).split(" x ")[1].split()[0])
+    assert n_tokens > 64  # text budget (max_length 64) plus the frame's 25 image tokens
