@@ -35,10 +35,11 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except CongruenceError as exc:
-            # escaped: messages name config sections like [respond], which rich would eat as markup
-            err.print(f"[bold red]Error:[/] {escape(exc.problem)}")
+            # escaped: messages name config sections like [respond], which rich would eat as markup;
+            # soft-wrapped: no newlines inside paths and commands that people copy
+            err.print(f"[bold red]Error:[/] {escape(exc.problem)}", soft_wrap=True)
             if exc.fix:
-                err.print(f"[bold]Fix:[/] {escape(exc.fix)}")
+                err.print(f"[bold]Fix:[/] {escape(exc.fix)}", soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err.print("[yellow]Interrupted.[/] Finished turns are saved; run the same command to resume.")

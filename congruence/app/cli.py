@@ -52,12 +52,7 @@ def _print(obj: Any) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add ``serve`` and the ``annotations`` group to the ``congruence`` command line."""
-    try:
-        from congruence.cli import user_errors
-    except ImportError:  # pragma: no cover - the package CLI always has it
-
-        def user_errors(fn: Any) -> Any:
-            return fn
+    from congruence.cli import user_errors
 
     @app.command()
     @user_errors

@@ -37,13 +37,6 @@ def read_table(path: str | Path) -> pd.DataFrame:
     )
 
 
-def _fail(e: CongruenceError) -> typer.Exit:
-    typer.secho(f"Error: {e.problem}", fg=typer.colors.RED, err=True)
-    if e.fix:
-        typer.echo(f"Fix: {e.fix}", err=True)
-    return typer.Exit(code=2)
-
-
 def _options(pairs: list[str] | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for kv in pairs or []:
@@ -108,8 +101,10 @@ def evaluate_table(
 
 def register(app: typer.Typer) -> None:
     """Add the ``evaluate`` and ``compare`` commands to the main app."""
+    from congruence.cli import user_errors
 
     @app.command("evaluate")
+    @user_errors
     def evaluate(
         responses: Annotated[
             Path,
@@ -164,46 +159,43 @@ def register(app: typer.Typer) -> None:
         Writes scores.csv (one row per response), summary.csv / summary.md (mean, SD, n per metric)
         and provenance.json (which estimator made each column, and whether it is a proxy).
         """
-        try:
-            if human_ratings is not None and not judge:
-                raise CongruenceError(
-                    "--human-ratings needs --judge: it correlates the judge's ratings with the experts'.",
-                    "Add e.g. --judge openai --judge-opt base_url=... --judge-opt model=...",
-                )
-            table = read_table(responses)
-            human = read_table(human_ratings) if human_ratings is not None else None
-            judge_obj = None
-            if judge:
-                import congruence.generation.backends  # noqa: F401  (registers the backends)
-                from congruence.evaluation.judge import LLMJudge
-                from congruence.registry import create
-
-                judge_obj = LLMJudge(backend=create("generation.backend", judge, **_options(judge_opt)))
-            scores, prov = evaluate_table(
-                table,
-                client_col=client_col,
-                response_col=response_col,
-                similarity=similarity,
-                word_vectors=word_vectors,
-                bertscore=bertscore,
-                bertscore_model=bertscore_model,
-                bertscore_layers=bertscore_layers,
-                judge=judge_obj,
+        if human_ratings is not None and not judge:
+            raise CongruenceError(
+                "--human-ratings needs --judge: it correlates the judge's ratings with the experts'.",
+                "Add e.g. --judge openai --judge-opt base_url=... --judge-opt model=...",
             )
-            agreement = None
-            if human is not None:
-                from congruence.evaluation.judge import judge_human_correlation
+        table = read_table(responses)
+        human = read_table(human_ratings) if human_ratings is not None else None
+        judge_obj = None
+        if judge:
+            import congruence.generation.backends  # noqa: F401  (registers the backends)
+            from congruence.evaluation.judge import LLMJudge
+            from congruence.registry import create
 
-                shared = [k for k in ("session_id", "turn_index", "system") if k in scores and k in human]
-                keys = [k.strip() for k in on.split(",")] if on else shared
-                if not keys:
-                    raise CongruenceError(
-                        "The responses and the human ratings share no key column.",
-                        "Give both session_id and turn_index (and system) columns, or pass --on.",
-                    )
-                agreement = judge_human_correlation(scores, human, on=keys)
-        except CongruenceError as e:
-            raise _fail(e) from e
+            judge_obj = LLMJudge(backend=create("generation.backend", judge, **_options(judge_opt)))
+        scores, prov = evaluate_table(
+            table,
+            client_col=client_col,
+            response_col=response_col,
+            similarity=similarity,
+            word_vectors=word_vectors,
+            bertscore=bertscore,
+            bertscore_model=bertscore_model,
+            bertscore_layers=bertscore_layers,
+            judge=judge_obj,
+        )
+        agreement = None
+        if human is not None:
+            from congruence.evaluation.judge import judge_human_correlation
+
+            shared = [k for k in ("session_id", "turn_index", "system") if k in scores and k in human]
+            keys = [k.strip() for k in on.split(",")] if on else shared
+            if not keys:
+                raise CongruenceError(
+                    "The responses and the human ratings share no key column.",
+                    "Give both session_id and turn_index (and system) columns, or pass --on.",
+                )
+            agreement = judge_human_correlation(scores, human, on=keys)
         from congruence.evaluation.tables import to_markdown
 
         folder = out or responses.with_name(responses.stem + "-eval")
@@ -225,6 +217,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"Wrote {len(scores)} scored responses to {folder}")
 
     @app.command("compare")
+    @user_errors
     def compare(
         tables: Annotated[
             list[Path],
@@ -254,83 +247,80 @@ def register(app: typer.Typer) -> None:
         from congruence.evaluation import tables as T
         from congruence.evaluation.pct import HEADLINE_METRICS
 
-        try:
-            if len(tables) < 2:
+        if len(tables) < 2:
+            raise CongruenceError(
+                "compare needs at least two score tables.", "Pass the system and a baseline."
+            )
+        label = (
+            [n.strip() for n in names.split(",")]
+            if names
+            else [t.parent.name if t.name == "scores.csv" else t.stem for t in tables]
+        )
+        if len(label) != len(tables) or len(set(label)) != len(label):
+            raise CongruenceError(
+                "--names needs one distinct name per table.", "E.g. --names full,no-weights."
+            )
+        frames = {n: read_table(t) for n, t in zip(label, tables, strict=True)}
+        if test not in ("auto", "paired", "welch"):
+            raise CongruenceError(f"Unknown test '{test}'.", "Use auto, paired or welch.")
+        if metrics:
+            chosen = [m.strip() for m in metrics.split(",")]
+        else:
+            optional = ["bertscore_f1", "judge_applicability", "judge_empathy", "judge_comprehensiveness"]
+            chosen = list(HEADLINE_METRICS) + [
+                m for m in optional if all(m in f.columns and f[m].notna().any() for f in frames.values())
+            ]
+        for n, f in frames.items():
+            missing = [m for m in chosen if m not in f.columns]
+            if missing:
                 raise CongruenceError(
-                    "compare needs at least two score tables.", "Pass the system and a baseline."
+                    f"Table '{n}' has no columns {missing}.", "Score it with `congruence evaluate` first."
                 )
-            label = (
-                [n.strip() for n in names.split(",")]
-                if names
-                else [t.parent.name if t.name == "scores.csv" else t.stem for t in tables]
+        idc = id_col if all(id_col in f.columns for f in frames.values()) else None
+        if test == "paired" and idc is None:
+            raise CongruenceError(
+                f"Paired tests need the id column '{id_col}' in every table.", "Pass --id-col."
             )
-            if len(label) != len(tables) or len(set(label)) != len(label):
-                raise CongruenceError(
-                    "--names needs one distinct name per table.", "E.g. --names full,no-weights."
-                )
-            frames = {n: read_table(t) for n, t in zip(label, tables, strict=True)}
-            if test not in ("auto", "paired", "welch"):
-                raise CongruenceError(f"Unknown test '{test}'.", "Use auto, paired or welch.")
-            if metrics:
-                chosen = [m.strip() for m in metrics.split(",")]
-            else:
-                optional = ["bertscore_f1", "judge_applicability", "judge_empathy", "judge_comprehensiveness"]
-                chosen = list(HEADLINE_METRICS) + [
-                    m for m in optional if all(m in f.columns and f[m].notna().any() for f in frames.values())
-                ]
-            for n, f in frames.items():
-                missing = [m for m in chosen if m not in f.columns]
-                if missing:
-                    raise CongruenceError(
-                        f"Table '{n}' has no columns {missing}.", "Score it with `congruence evaluate` first."
-                    )
-            idc = id_col if all(id_col in f.columns for f in frames.values()) else None
-            if test == "paired" and idc is None:
-                raise CongruenceError(
-                    f"Paired tests need the id column '{id_col}' in every table.", "Pass --id-col."
-                )
-            first, *rest = label
-            out.mkdir(parents=True, exist_ok=True)
-            written: list[Path] = []
-            svb = pd.concat(
-                [
-                    T.system_vs_baseline(
-                        frames[first],
-                        frames[b],
-                        metrics=chosen,
-                        system_name=first,
-                        baseline_name=b,
-                        id_col=idc,
-                        test=test,
-                    )  # type: ignore[arg-type]
-                    for b in rest
-                ],
-                ignore_index=True,
+        first, *rest = label
+        out.mkdir(parents=True, exist_ok=True)
+        written: list[Path] = []
+        svb = pd.concat(
+            [
+                T.system_vs_baseline(
+                    frames[first],
+                    frames[b],
+                    metrics=chosen,
+                    system_name=first,
+                    baseline_name=b,
+                    id_col=idc,
+                    test=test,
+                )  # type: ignore[arg-type]
+                for b in rest
+            ],
+            ignore_index=True,
+        )
+        md = "\n".join(
+            T.to_markdown(T.format_system_vs_baseline(svb[svb["baseline"] == b])) for b in rest
+        )
+        svb.to_csv(out / "system_vs_baseline.csv", index=False)
+        (out / "system_vs_baseline.md").write_text(md, encoding="utf-8")
+        written += [out / "system_vs_baseline.csv", out / "system_vs_baseline.md"]
+        abl = T.ablation_table(
+            frames[first],
+            {n: frames[n] for n in rest},
+            metrics=chosen,
+            full_name=first,
+            id_col=idc,
+            test=test,
+        )  # type: ignore[arg-type]
+        written += T.write_table(abl, out / "ablation", markdown=T.format_ablation(abl))
+        anova, tukey = T.anova_tukey(frames, metrics=chosen)
+        written += T.write_table(anova, out / "anova")
+        written += T.write_table(tukey, out / "tukey")
+        written.append(
+            T.effect_size_plot(
+                abl, out / "effect_sizes.png", title=f"Effect sizes against {first} (Cohen's d)"
             )
-            md = "\n".join(
-                T.to_markdown(T.format_system_vs_baseline(svb[svb["baseline"] == b])) for b in rest
-            )
-            svb.to_csv(out / "system_vs_baseline.csv", index=False)
-            (out / "system_vs_baseline.md").write_text(md, encoding="utf-8")
-            written += [out / "system_vs_baseline.csv", out / "system_vs_baseline.md"]
-            abl = T.ablation_table(
-                frames[first],
-                {n: frames[n] for n in rest},
-                metrics=chosen,
-                full_name=first,
-                id_col=idc,
-                test=test,
-            )  # type: ignore[arg-type]
-            written += T.write_table(abl, out / "ablation", markdown=T.format_ablation(abl))
-            anova, tukey = T.anova_tukey(frames, metrics=chosen)
-            written += T.write_table(anova, out / "anova")
-            written += T.write_table(tukey, out / "tukey")
-            written.append(
-                T.effect_size_plot(
-                    abl, out / "effect_sizes.png", title=f"Effect sizes against {first} (Cohen's d)"
-                )
-            )
-        except CongruenceError as e:
-            raise _fail(e) from e
+        )
         typer.echo(T.to_markdown(T.format_ablation(abl)))
         typer.echo("Wrote " + ", ".join(str(p) for p in written))

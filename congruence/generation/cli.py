@@ -132,12 +132,7 @@ def backend_options(
 def register(app: typer.Typer) -> None:
     """Add ``respond`` to the ``congruence`` command line."""
 
-    try:
-        from congruence.cli import user_errors
-    except ImportError:  # pragma: no cover - the package CLI always has it
-
-        def user_errors(fn: Any) -> Any:
-            return fn
+    from congruence.cli import user_errors
 
     @app.command()
     @user_errors

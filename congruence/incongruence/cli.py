@@ -5,7 +5,6 @@ Light to import: scikit-learn, torch and pandas load inside the commands.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,21 +19,6 @@ LABELS_HELP = (
     "optional rater. Omit when the tables' ann_incongruence is filled."
 )
 
-
-def _user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Print a :class:`CongruenceError` as problem + fix (no traceback), exit status 2."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except CongruenceError as exc:
-            typer.secho(f"Error: {exc.problem}", fg=typer.colors.RED, err=True)
-            if exc.fix:
-                typer.echo(f"Fix: {exc.fix}", err=True)
-            raise typer.Exit(2) from None
-
-    return wrapper
 
 
 def _modalities(text: str) -> tuple[str, ...]:
@@ -92,6 +76,7 @@ def load_model(path: Path) -> Any:
 
 def register(app: typer.Typer) -> None:
     """Add ``detect`` (train / eval / predict) and ``disagreement`` to the main app."""
+    from congruence.cli import user_errors
     detect = typer.Typer(
         name="detect",
         help="Learned incongruence detector (E-THER none / minimizing / contradiction) from turn tables.",
@@ -99,7 +84,7 @@ def register(app: typer.Typer) -> None:
     )
 
     @detect.command("train")
-    @_user_errors
+    @user_errors
     def train(
         tables: Annotated[list[Path], typer.Argument(help="turns.parquet files or folders of them.")],
         out: Annotated[
@@ -156,7 +141,7 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"model: {out} ({n} labelled turns, {k} sessions)")
 
     @detect.command("eval")
-    @_user_errors
+    @user_errors
     def evaluate_cmd(
         model_path: Annotated[Path, typer.Argument(help="A file written by detect train.")],
         tables: Annotated[list[Path], typer.Argument(help="Held-out turns.parquet files or folders.")],
@@ -179,7 +164,7 @@ def register(app: typer.Typer) -> None:
             _write_eval(out, ev, md)
 
     @detect.command("predict")
-    @_user_errors
+    @user_errors
     def predict_cmd(
         model_path: Annotated[Path, typer.Argument(help="A file written by detect train.")],
         tables: Annotated[list[Path], typer.Argument(help="turns.parquet files or folders.")],
@@ -199,7 +184,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(detect, name="detect")
 
     @app.command("disagreement")
-    @_user_errors
+    @user_errors
     def disagreement_cmd(
         tables: Annotated[
             list[Path], typer.Argument(help="turns.parquet files or folders (several sessions).")

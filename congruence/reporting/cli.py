@@ -19,21 +19,16 @@ def report(
     ] = False,
 ) -> None:
     """Write OUT_DIR/report.html: a self-contained HTML report that opens offline."""
-    from congruence.errors import CongruenceError
     from congruence.reporting.report import write_report
 
     t0 = time.perf_counter()
-    try:
-        path = write_report(out_dir, blur_faces=blur)
-    except CongruenceError as exc:
-        typer.secho(f"Error: {exc.problem}", fg=typer.colors.RED, err=True)
-        if exc.fix:
-            typer.echo(f"Fix: {exc.fix}", err=True)
-        raise typer.Exit(2) from None
+    path = write_report(out_dir, blur_faces=blur)
     size_kib = path.stat().st_size / 1024
     typer.echo(f"report: {path} ({size_kib:.0f} KiB, {time.perf_counter() - t0:.1f} s)")
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``report`` command to ``app``."""
-    app.command("report")(report)
+    from congruence.cli import user_errors
+
+    app.command("report")(user_errors(report))
