@@ -540,9 +540,10 @@ class OpenAIBackend:
         timeout: seconds per request.
         max_retries: retries after the first attempt, on 429 / 5xx / timeouts / connection errors.
         backoff: base of the exponential backoff in seconds (:func:`backoff_delay`); ``max_backoff`` caps it.
+        send_images: the served model takes images, and the client's face may be sent to it. Off
+            by default: a session's face frames leave the machine only when this is asked for (and
+            a text-only server would refuse image parts anyway).
     """
-
-    supports_images = True
 
     def __init__(
         self,
@@ -555,6 +556,7 @@ class OpenAIBackend:
         backoff: float = 0.5,
         max_backoff: float = 20.0,
         extra_body: Mapping[str, Any] | None = None,
+        send_images: bool = False,
     ) -> None:
         if not base_url or not str(base_url).startswith(("http://", "https://")):
             raise CongruenceError(
@@ -570,6 +572,7 @@ class OpenAIBackend:
         self.backoff = float(backoff)
         self.max_backoff = float(max_backoff)
         self.extra_body = dict(extra_body or {})
+        self.supports_images = bool(send_images)
         self.name = f"openai:{model}"
         self.last_usage: Usage | None = None
         self._client: Any = None
@@ -631,6 +634,12 @@ class OpenAIBackend:
     ) -> str:
         import httpx
 
+        if images and not self.supports_images:
+            raise CongruenceError(
+                f"Images were given to the HTTP backend for {self.model}, which was not set up to send them.",
+                "Pass send_images=True (CLI: --image-text) if the served model takes images and the "
+                "client's face may leave this machine.",
+            )
         body = self._payload(_check_messages(messages), temperature, max_tokens, seed, images or [])
         headers = {"Content-Type": "application/json"}
         key = self._api_key()

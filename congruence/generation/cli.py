@@ -109,6 +109,7 @@ def backend_options(
             "api_key_env": api_key_env,
             "timeout": timeout,
             "max_retries": retries,
+            "send_images": image_text,
         }
     if backend == "transformers":
         if not model:
@@ -184,7 +185,12 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option(help="smollm2 engine: auto, onnx, transformers, llamacpp.")
         ] = None,
         image_text: Annotated[
-            bool, typer.Option("--image-text", help="transformers: load a vision-language model.")
+            bool,
+            typer.Option(
+                "--image-text",
+                help="The model takes images: transformers loads a vision-language model; openai sends "
+                "the client's face to the server (off by default: frames stay on this machine).",
+            ),
         ] = False,
         samples: Annotated[int, typer.Option(help="Samples per turn; the median-length one is kept.")] = 3,
         temperature: Annotated[float, typer.Option(help="Sampling temperature (0 = greedy).")] = 0.7,

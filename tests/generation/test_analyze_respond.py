@@ -21,10 +21,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return build_demo_session(tmp_path_factory.mktemp("demo"))
 
 
-def _config(path: Path, base_url: str, *, strategy: str = "incongruence") -> Path:
+def _config(path: Path, base_url: str, *, send_images: bool = True) -> Path:
     path.write_text(
-        f'[respond]\nstrategy = "{strategy}"\nbackend = "openai"\nn_samples = 3\n'
-        f'backend_options = {{ base_url = "{base_url}", model = "echo" }}\n'
+        '[respond]\nstrategy = "incongruence"\nbackend = "openai"\nn_samples = 3\n'
+        f'backend_options = {{ base_url = "{base_url}", model = "echo", '
+        f"send_images = {str(send_images).lower()} }}\n"
     )
     return path
 
@@ -59,6 +60,17 @@ def test_analyze_respond_adds_replies_to_table_summary_and_report(demo, server, 
     again = runner.invoke(app, args)  # a re-run resumes from the stored replies
     assert again.exit_code == 0, again.output
     assert server.calls("echo") == 3 * n
+
+
+def test_faces_stay_on_the_machine_unless_the_backend_is_set_to_send_them(demo, server, tmp_path) -> None:
+    media, transcript = demo
+    cfg = _config(tmp_path / "c.toml", server.base_url, send_images=False)
+    args = ["analyze", str(media), "-t", str(transcript), "-o", str(tmp_path / "o"), "-c", str(cfg)]
+    res = runner.invoke(app, [*args, "--respond"])
+    assert res.exit_code == 0, res.output
+    assert server.requests
+    for body in server.requests:  # text only: no image part in any message
+        assert all(isinstance(m["content"], str) for m in body["messages"])
 
 
 def test_analyze_without_respond_has_no_reply_columns(demo, tmp_path) -> None:

@@ -72,7 +72,7 @@ def test_face_image_is_analysed_into_the_prompt(app, server, tmp_path, astronaut
     Image.fromarray(astronaut).save(img)
     res = run(app, "I feel so hopeless and sad about everything.", "--face-image", str(img), "--strategy",
               "discrete", "--backend", "openai", "--base-url", server.base_url, "--model", "echo",
-              "--samples", "1", "--json")  # fmt: skip
+              "--samples", "1", "--json", "--image-text")  # fmt: skip
     assert res.exit_code == 0, res.output
     text_part, image_part = server.requests[0]["messages"][0]["content"]
     # the smiling astronaut's expression reaches the prompt as a label from the real face analyzer

@@ -91,8 +91,11 @@ def test_unreachable_server_and_non_chat_answers_are_clear_errors(server):
         OpenAIBackend(base_url="127.0.0.1:8000", model="m")
 
 
-def test_images_travel_as_png_data_urls(server, astronaut):
-    out = backend(server, "echo").complete(MSGS, images=[astronaut])
+def test_images_travel_as_png_data_urls_only_when_asked_for(server, astronaut):
+    with pytest.raises(CongruenceError, match="not set up to send them"):
+        backend(server, "echo").complete(MSGS, images=[astronaut])
+    assert not server.requests  # refused before anything left the machine
+    out = backend(server, "echo", send_images=True).complete(MSGS, images=[astronaut])
     assert out.endswith("(I see an image of 512x512 pixels.)")
     parts = server.requests[0]["messages"][0]["content"]
     assert parts[0] == {"type": "text", "text": MSGS[0]["content"]}
@@ -118,7 +121,8 @@ def test_responder_sends_each_instance_on_its_own(server):
 @pytest.mark.slow
 def test_real_smollm2_behind_the_http_protocol(server, smol):
     server.smol = smol
-    r = Responder(backend=backend(server, "smollm2"), strategy="ether", n_samples=1, max_tokens=16, seed=4)
+    smol_http = backend(server, "smollm2", send_images=True)
+    r = Responder(backend=smol_http, strategy="ether", n_samples=1, max_tokens=16, seed=4)
     reply = r.respond("Work has been a lot, but it's fine.", image=np.zeros((8, 8, 3), np.uint8))
     assert reply.text and reply.status == "generated"
     body = server.requests[0]
