@@ -110,3 +110,38 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, np.ndarray):
         return o.tolist()
     return str(o)
+
+
+def read_table(path: str | os.PathLike[str]) -> Any:
+    """A table from CSV, TSV, JSON (records), JSON Lines or Parquet, chosen by suffix, as a DataFrame.
+
+    A folder written by ``congruence analyze`` stands for its ``turns.parquet``. Unreadable or
+    unknown files are a :class:`~congruence.errors.CongruenceError` that names the file.
+    """
+    import pandas as pd
+
+    from congruence.errors import CongruenceError
+
+    p = Path(path)
+    if p.is_dir() and (p / "turns.parquet").is_file():
+        p = p / "turns.parquet"
+    if not p.is_file():
+        raise CongruenceError(f"Table not found: {p}.", "Check the path (a table or an analysis folder).")
+    suffix = p.suffix.lower()
+    readers: dict[str, Callable[[Path], Any]] = {
+        ".csv": pd.read_csv,
+        ".tsv": lambda f: pd.read_csv(f, sep="\t"),
+        ".tab": lambda f: pd.read_csv(f, sep="\t"),
+        ".jsonl": lambda f: pd.read_json(f, lines=True),
+        ".json": pd.read_json,
+        ".parquet": pd.read_parquet,
+        ".pq": pd.read_parquet,
+    }
+    if suffix not in readers:
+        raise CongruenceError(
+            f"Unsupported table format '{suffix}' ({p.name}).", "Use .csv, .tsv, .json, .jsonl or .parquet."
+        )
+    try:
+        return readers[suffix](p)
+    except (ValueError, OSError) as e:
+        raise CongruenceError(f"Could not read {p}: {e}.", "Check that the file is a valid table.") from e

@@ -10,31 +10,8 @@ import pandas as pd
 import typer
 
 from congruence.errors import CongruenceError
+from congruence.io import read_table
 from congruence.provenance import Provenance
-
-
-def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a responses or scores table: CSV, TSV, JSON (records), JSON Lines or Parquet."""
-    p = Path(path)
-    if not p.is_file():
-        raise CongruenceError(f"No file at {p}.", "Check the path.")
-    suffix = p.suffix.lower()
-    try:
-        if suffix == ".csv":
-            return pd.read_csv(p)
-        if suffix in (".tsv", ".tab"):
-            return pd.read_csv(p, sep="\t")
-        if suffix == ".jsonl":
-            return pd.read_json(p, lines=True)
-        if suffix == ".json":
-            return pd.read_json(p)
-        if suffix in (".parquet", ".pq"):
-            return pd.read_parquet(p)
-    except (ValueError, OSError) as e:
-        raise CongruenceError(f"Could not read {p}: {e}.", "Check that the file is a valid table.") from e
-    raise CongruenceError(
-        f"Unsupported table format '{suffix}' ({p.name}).", "Use .csv, .tsv, .json, .jsonl or .parquet."
-    )
 
 
 def _options(pairs: list[str] | None) -> dict[str, Any]:

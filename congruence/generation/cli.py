@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from congruence.errors import CongruenceError
+from congruence.io import read_table
 
 BACKEND_HELP = "smollm2 (embedded default), transformers, onnx, openai (HTTP), llamacpp."
 
@@ -47,27 +48,6 @@ def _load_image(path: Path | None) -> Any:
         ) from exc
 
 
-def read_table(path: Path) -> Any:
-    """A turn table from Parquet, CSV/TSV, JSON (records) or JSONL."""
-    import pandas as pd
-
-    if not path.is_file():
-        raise CongruenceError(
-            f"Turn table {path} not found.", "Pass turns.parquet from `congruence analyze`."
-        )
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-        if suffix in (".csv", ".tsv"):
-            return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
-        if suffix == ".jsonl":
-            return pd.read_json(path, lines=True)
-        if suffix == ".json":
-            return pd.read_json(path)
-    except (ValueError, OSError) as exc:
-        raise CongruenceError(f"Cannot read the turn table {path}: {exc}.", "Check the file.") from exc
-    raise CongruenceError(f"Unknown table format {suffix!r}.", "Use .parquet, .csv, .tsv, .json or .jsonl.")
 
 
 def write_table(df: Any, path: Path) -> None:
@@ -143,7 +123,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
         table: Annotated[
             Path | None,
-            typer.Option("--table", help="Turn table (turns.parquet/.csv) from `congruence analyze`."),
+            typer.Option(
+                "--table", help="Turn table (turns.parquet/.csv) or output folder of `congruence analyze`."
+            ),
         ] = None,
         out: Annotated[
             Path | None,
@@ -241,6 +223,8 @@ def register(app: typer.Typer) -> None:
             retry_budget=retries,
         )
         if table is not None:
+            if table.is_dir():  # an analysis output folder: its turn table, frames beside it
+                table = table / "turns.parquet"
             df = read_table(table)
             out_path = out or table.with_name(f"{table.stem}.responses.jsonl")
             result = responder.respond_table(df, out=out_path, resume=resume, image_root=table.parent)
@@ -279,4 +263,4 @@ def register(app: typer.Typer) -> None:
         err.print(f"[dim]{DISCLAIMER}[/]")
 
 
-__all__ = ["backend_options", "read_table", "register", "write_table"]
+__all__ = ["backend_options", "register", "write_table"]

@@ -137,7 +137,7 @@ def test_evaluate_reports_bad_input_without_traceback(app, tmp_path: Path) -> No
     assert res.exit_code == 2
     assert "no response column" in res.output and "Traceback" not in res.output
     res = CliRunner().invoke(app, ["evaluate", str(tmp_path / "missing.csv")])
-    assert res.exit_code == 2 and "No file at" in res.output
+    assert res.exit_code == 2 and "Table not found" in res.output
 
 
 def test_compare_writes_the_papers_tables_and_plot(

@@ -90,3 +90,18 @@ def test_a_bad_respond_setting_is_a_clear_error(demo, tmp_path) -> None:
     assert res.exit_code == 2
     assert "Unknown setting in the [respond] config section" in res.output
     assert not (tmp_path / "o" / ".cache").exists()  # refused before any work started
+
+
+def test_respond_takes_an_analysis_folder(demo, server, tmp_path) -> None:
+    media, transcript = demo
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["analyze", str(media), "-t", str(transcript), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    args = ["respond", "--table", str(out), "--backend", "openai", "--base-url", server.base_url,
+            "--model", "echo", "--image-text", "--table-out", str(tmp_path / "r.parquet")]  # fmt: skip
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    replies = pd.read_parquet(tmp_path / "r.parquet")["response_text"]
+    # the key-frame crops are found relative to the folder and go to the image-text server
+    assert replies.str.contains("I see an image of 112x112 pixels").any()
+    assert (out / "turns.responses.jsonl").is_file()

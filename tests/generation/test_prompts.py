@@ -15,6 +15,7 @@ from congruence.generation import prompts as P
 from congruence.generation.prompts import DialogueTurn, build_messages
 
 PAPERS = Path(__file__).resolve().parents[3] / "shared" / "papers"
+OUTSIDE_REPO = "outside the repository"  # such skips stay skips under CONGRUENCE_STRICT_SKIPS
 
 CONTEXT = [
     DialogueTurn("counsellor", "What brings you here today?"),
@@ -41,7 +42,7 @@ UTTERANCE = "It's fine, honestly. I'm totally fine with it."
 def _paper(name: str) -> str:
     path = PAPERS / name
     if not path.is_file():
-        pytest.skip(f"{path} not available")
+        pytest.skip(f"{OUTSIDE_REPO}: {path} (the papers live in the project's shared folder)")
     return " ".join(path.read_text(encoding="utf-8").split())
 
 
