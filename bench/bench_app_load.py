@@ -24,10 +24,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-
-import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "bench password 1"
@@ -53,7 +50,7 @@ def main() -> int:
     from congruence.app import importing, store
     from congruence.app.config import AppConfig
     from congruence.app.db import Database
-    from congruence.app.loadtest import run_load, verify
+    from congruence.app.loadtest import run_load, verify, wait_until_serving
 
     exe = Path(sys.executable).parent / "congruence"
     work = Path(tempfile.mkdtemp(prefix="congruence-bench-app-"))
@@ -85,17 +82,9 @@ def main() -> int:
             cmd += ["--database-url", args.database_url]
         server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/login", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                print(server.stderr.read().decode() if server.stderr else "", file=sys.stderr)
-                raise SystemExit("the server did not start")
-            time.sleep(0.2)
+        if not wait_until_serving(base, server):
+            print(server.stderr.read().decode() if server.stderr else "", file=sys.stderr)
+            raise SystemExit("the server did not start")
         try:
             report = run_load(base, [(n, PASSWORD) for n in names], duration_s=args.seconds)
         finally:

@@ -96,7 +96,7 @@ class AnalysisConfig:
                     name=v.get("name", "default"), enabled=bool(v.get("enabled", True)), options=opts
                 )
             elif k == "incongruence":
-                kwargs[k] = _section(IncongruenceConfig, v, k)
+                kwargs[k] = config_section(IncongruenceConfig, v, k)
             elif k == "respond" and not isinstance(v, dict):
                 raise CongruenceError("Config section [respond] must be a table.", "See README.")
             else:
@@ -118,7 +118,7 @@ class AnalysisConfig:
         return cls.from_dict(data)
 
 
-def _section(cls: type, values: Any, name: str) -> Any:
+def config_section(cls: type, values: Any, name: str) -> Any:
     """A config section as dataclass ``cls``; unknown keys are a clear error."""
     if not isinstance(values, dict):
         raise CongruenceError(f"Config section [{name}] must be a table.", "See README, Configuration.")

@@ -131,3 +131,15 @@ def write_video(
             for p in a.encode():
                 out.mux(p)
     return path
+
+
+@pytest.fixture(scope="session")
+def chromium_launch() -> dict[str, object]:
+    """``playwright.chromium.launch`` options for Debian's Chromium (no browser download), without
+    the background traffic that this closed network refuses."""
+    exe = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(exe).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium; scripts/install.sh does)")
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+            "--no-first-run", "--disable-component-update", "--disable-sync"]  # fmt: skip
+    return {"executable_path": exe, "args": args}

@@ -25,16 +25,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCRIPT = "<script>window.__pwned = 1; alert(1)</script>"
 IMG = '"><img src=x onerror="window.__pwned = 2">'
 
@@ -55,12 +45,10 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing: install Debian's chromium (scripts/install.sh does)")
+def browser(chromium_launch: dict) -> Iterator[Browser]:
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (test extra) is not installed")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        b = p.chromium.launch(**chromium_launch)
         yield b
         b.close()
 

@@ -257,3 +257,22 @@ def verify(engine: sa.Engine, report: LoadReport) -> list[str]:
         if stored != last:
             problems.append(f"{user}/pair {ann.pair_id}: stored {stored} != last acknowledged {last}")
     return problems
+
+
+def wait_until_serving(base: str, proc: Any, *, timeout: float = 60.0) -> bool:
+    """Poll ``base/login`` until the server in ``proc`` (a ``subprocess.Popen``) answers 200.
+
+    False when the process exits first or ``timeout`` seconds pass.
+    """
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(base + "/login", timeout=2).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)

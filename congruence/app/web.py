@@ -260,22 +260,9 @@ def create_app(config: AppConfig | None = None, *, database: Database | None = N
         return new_token(), True
 
     def _set_login_cookie(resp: Response, token: str) -> None:
-        resp.set_cookie(
-            LOGIN_CSRF_COOKIE,
-            token,
-            httponly=True,
-            samesite="strict",
-            secure=config.cookie_secure,
-            path="/login",
-        )
-        resp.set_cookie(
-            LOGIN_CSRF_COOKIE,
-            token,
-            httponly=True,
-            samesite="strict",
-            secure=config.cookie_secure,
-            path="/api/login",
-        )
+        kw = {"httponly": True, "samesite": "strict", "secure": config.cookie_secure}
+        for path in ("/login", "/api/login"):
+            resp.set_cookie(LOGIN_CSRF_COOKIE, token, path=path, **kw)
 
     @app.get("/login", response_class=HTMLResponse)
     def login_page(request: Request, next: str = "/", expired: int = 0) -> Response:

@@ -8,10 +8,11 @@ learning rate 2e-5, BF16. ``configs/training/*.toml`` holds ready files.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from congruence.config import config_section
 from congruence.errors import CongruenceError
 from congruence.training.weights import GAMMA_RANGE, SCHEMES
 
@@ -179,14 +180,9 @@ class Config:
 
 
 def _section(cls: type, values: dict[str, Any], name: str) -> Any:
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise CongruenceError(
-            f"Unknown key(s) in [{name}]: {', '.join(unknown)}.", f"Known keys: {', '.join(sorted(known))}."
-        )
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-    return cls(**values)
+    if isinstance(values, dict):  # TOML arrays become the dataclasses' tuples
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+    return config_section(cls, values, name)
 
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "lora": LoraConfig, "weights": WeightsConfig,

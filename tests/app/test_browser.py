@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -18,32 +17,17 @@ from congruence.app.models import Annotation, Rating, User
 
 from .helpers import PASSWORD, add_users, client, live_server
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-]
 expect = None  # playwright's expect, bound by the browser fixture (the import is optional)
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not Path(CHROMIUM).exists(), reason="Debian chromium not installed (apt-get install chromium)"
-    ),
-]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def browser():
+def browser(chromium_launch):
     sync_api = pytest.importorskip("playwright.sync_api")
     global expect
     expect = sync_api.expect
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = p.chromium.launch(**chromium_launch)
         yield b
         b.close()
 

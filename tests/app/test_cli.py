@@ -7,13 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pandas as pd
 from typer.testing import CliRunner
 
+from congruence.app.loadtest import wait_until_serving
 from congruence.cli import app as cli
 
 from .helpers import PASSWORD, login
@@ -95,16 +95,7 @@ def test_serve_starts_a_working_server_on_loopback(tmp_path: Path) -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/login", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stdout.read().decode()
-            assert time.monotonic() < deadline, "server did not start in 60 s"
-            time.sleep(0.2)
+        assert wait_until_serving(base, proc), "server did not start in 60 s: " + proc.stdout.read().decode()
         with httpx.Client(base_url=base) as c:
             login(c, "boss")
             assert c.get("/api/admin/users").json()[0]["username"] == "boss"
