@@ -43,8 +43,6 @@ def _decode(path: Path, start: float, end: float, fps: float, scale: float = 0.5
 
 @pytest.fixture(scope="module")
 def analyzer():
-    import congruence.perception.face  # noqa: F401  (declares the registry families)
-
     fa = create("face.analyzer", "default")
     yield fa
     fa.close()

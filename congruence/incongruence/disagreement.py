@@ -435,13 +435,11 @@ class DisagreementResult:
 
 
 def _default_fusion(kind: str, seed: int, **kw: Any) -> Callable[[], Any]:
-    if kind == "gated":
-        from congruence.incongruence.fusion import FusionDetector
+    from congruence import registry
 
-        return lambda: FusionDetector(seed=seed, **kw)
-    if kind in ("logreg", "hgb"):
-        return lambda: IncongruenceDetector(model=kind, random_state=seed, **kw)  # type: ignore[arg-type]
-    raise CongruenceError(f"Unknown fusion model {kind!r}.", "Use gated, logreg or hgb.")
+    accepted = registry.keywords("incongruence.detector", kind)  # an unknown name lists the valid ones
+    seed_arg = "seed" if "seed" in accepted else "random_state"
+    return lambda: registry.create("incongruence.detector", kind, **{seed_arg: seed}, **kw)
 
 
 def analyze_disagreement(

@@ -1,7 +1,7 @@
 """Face perception per client turn: detection, tracking, expression, valence/arousal, AU proxies,
 head pose, gaze and engagement (see :mod:`congruence.perception.face.analyzer`).
 
-Importing this package loads no model. Registry families declared here:
+Importing this package loads no model. Its registry families (:data:`congruence.registry.ENTRIES`):
 
 - ``"face.analyzer"``: ``"default"`` -> :class:`~congruence.perception.face.analyzer.FaceAnalyzer`
 - ``"face.detector"``: ``"mediapipe"`` (default), ``"mtcnn"``
@@ -11,12 +11,6 @@ Importing this package loads no model. Registry families declared here:
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-
-from congruence.registry import declare
-
-declare("face.analyzer", "congruence.perception.face.analyzer")
-declare("face.detector", "congruence.perception.face.detectors")
-declare("face.va", "congruence.perception.face.va")
 
 if TYPE_CHECKING:
     from congruence.perception.face.analyzer import FaceAnalyzer

@@ -42,7 +42,7 @@ from congruence.perception.face.mesh import FaceMesher, crop_padded, square_crop
 from congruence.perception.face.selection import TrackPolicy, TrackSummary, choose_track, validate_policy
 from congruence.perception.face.sort import SortTracker
 from congruence.provenance import Kind, Provenance
-from congruence.registry import create, register
+from congruence.registry import create
 
 VERSION = 1
 STATUSES = ("ok", "no_face", "no_frames")
@@ -168,7 +168,6 @@ def zscore_against_reference(x: np.ndarray, ref: np.ndarray) -> np.ndarray:
     return (x - float(xr.mean())) / sd
 
 
-@register("face.analyzer", "default")
 class FaceAnalyzer:
     """Face analyzer: expression, valence/arousal, AU proxies, head pose, gaze, engagement per turn.
 

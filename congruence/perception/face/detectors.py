@@ -19,7 +19,6 @@ from typing import Any, Protocol
 import numpy as np
 
 from congruence.errors import ModelUnavailableError
-from congruence.registry import register
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,6 @@ def _clip_box(box: np.ndarray, w: int, h: int) -> tuple[float, float, float, flo
     return (max(0.0, x1), max(0.0, y1), min(float(w), x2), min(float(h), y2))
 
 
-@register("face.detector", "mediapipe")
 class MediaPipeDetector:
     """MediaPipe face detection (BlazeFace).
 
@@ -103,7 +101,6 @@ class MediaPipeDetector:
             self._model = None
 
 
-@register("face.detector", "mtcnn")
 class MTCNNDetector:
     """MTCNN from facenet-pytorch (reference detector of the interventions paper).
 

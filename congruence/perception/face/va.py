@@ -26,7 +26,6 @@ import numpy as np
 from congruence.errors import CongruenceError, ModelUnavailableError
 from congruence.perception.face.expression import EXPRESSIONS
 from congruence.provenance import Kind
-from congruence.registry import register
 
 # Approximate positions (valence, arousal) of the FER-2013 classes on Russell's (1980) circumplex,
 # read off the placement of the nearest emotion words ("happy/pleased", "angry", "afraid",
@@ -107,7 +106,6 @@ class VAEstimator(Protocol):
     def estimator(self) -> str: ...
 
 
-@register("face.va", "proxy")
 class ProxyVA:
     """Default: :func:`va_proxy` on the FER-2013 distribution and the AU12 proxy (``Kind.PROXY``)."""
 
@@ -248,7 +246,6 @@ class _PluginVA:
         }
 
 
-@register("face.va", "onnx")
 class OnnxVA(_PluginVA):
     """ONNX valence/arousal regressor (e.g. HSEmotion ``enet_b0_8_va_mtl.onnx``) via onnxruntime.
 
@@ -331,8 +328,6 @@ def _resolve_factory(factory: str | Callable[..., Any]) -> Callable[..., Any]:
         ) from e
 
 
-@register("face.va", "emonet")
-@register("face.va", "torch")
 class TorchVA(_PluginVA):
     """EmoNet-style torch regressor from a local file.
 

@@ -7,9 +7,5 @@ Importing this package loads no model. Registry families: ``"text.analyzer"`` (`
 from congruence.perception.text.analyzer import TextAnalyzer, text_columns
 from congruence.perception.text.classifier import HFTextClassifier
 from congruence.perception.text.mapping import FER_CLASSES, fer_distribution
-from congruence.registry import declare
-
-declare("text.analyzer", "congruence.perception.text.analyzer")
-declare("text.classifier", "congruence.perception.text.classifier")
 
 __all__ = ["FER_CLASSES", "HFTextClassifier", "TextAnalyzer", "fer_distribution", "text_columns"]

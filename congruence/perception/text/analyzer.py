@@ -45,7 +45,6 @@ from congruence.perception.text.lexicons import (
 )
 from congruence.perception.text.mapping import FER_CLASSES, SENTIMENT_WEIGHT, fer_distribution
 from congruence.provenance import Kind, Provenance
-from congruence.registry import register
 
 # Parts of speech that carry lexical meaning; PROPN is left out (names carry no utterance affect,
 # and spaCy tags most non-English words as PROPN).
@@ -138,7 +137,6 @@ def text_columns() -> dict[str, Provenance]:
     return cols
 
 
-@register("text.analyzer", "default")
 class TextAnalyzer:
     """Per-turn text features (see :func:`text_columns` for every column and its provenance).
 

@@ -19,7 +19,6 @@ import pandas as pd
 from congruence.errors import CongruenceError, ModelUnavailableError
 from congruence.perception.base import Features, Value
 from congruence.provenance import Kind, Provenance
-from congruence.registry import register
 
 
 def label_column(label: str, prefix: str = "text_clf_") -> str:
@@ -32,7 +31,6 @@ def label_column(label: str, prefix: str = "text_clf_") -> str:
     return f"{prefix}{slug}"
 
 
-@register("text.classifier", "hf")
 class HFTextClassifier:
     """Class probabilities of a local Hugging Face sequence-classification model, per turn."""
 

@@ -1,7 +1,7 @@
 """Voice perception per turn: prosody, eGeMAPS and speech-emotion estimates
 (see :mod:`congruence.perception.voice.analyzer`).
 
-Importing this package loads no model. Registry families declared here:
+Importing this package loads no model. Its registry families (:data:`congruence.registry.ENTRIES`):
 
 - ``"voice.analyzer"``: ``"default"`` -> :class:`~congruence.perception.voice.analyzer.VoiceAnalyzer`
 - ``"voice.ser"``: ``"proxy"`` (default, speaker-normalised arousal proxy), ``"wav2vec2"``
@@ -11,11 +11,6 @@ Importing this package loads no model. Registry families declared here:
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-
-from congruence.registry import declare
-
-declare("voice.analyzer", "congruence.perception.voice.analyzer")
-declare("voice.ser", "congruence.perception.voice.ser")
 
 if TYPE_CHECKING:
     from congruence.perception.voice.analyzer import VoiceAnalyzer

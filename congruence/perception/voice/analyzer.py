@@ -39,7 +39,7 @@ from congruence.perception.voice.egemaps import EGEMAPS_ESTIMATOR, LICENCE_NOTE,
 from congruence.perception.voice.prosody import measure_prosody
 from congruence.perception.voice.ser import SER_COLUMNS, SpeechEmotionEstimator
 from congruence.provenance import Kind, Provenance
-from congruence.registry import create, register
+from congruence.registry import create
 
 VERSION = "1"
 PRAAT = "praat-parselmouth"
@@ -74,7 +74,6 @@ def count_words(text: str) -> int:
     return len(_WORD.findall(text or ""))
 
 
-@register("voice.analyzer", "default")
 class VoiceAnalyzer:
     """Per-turn voice features: prosody (Praat), eGeMAPS (openSMILE) and a speech-emotion estimate.
 

@@ -29,7 +29,6 @@ from congruence.errors import ModelUnavailableError
 from congruence.perception.base import Audio, Value
 from congruence.perception.voice.arousal import raw_arousal, speaker_normalised_arousal
 from congruence.provenance import Kind, Provenance
-from congruence.registry import register
 
 SER_COLUMNS = ("voice_arousal", "voice_valence", "voice_dominance")
 WAV2VEC2_LABELS = ("arousal", "dominance", "valence")  # output order of the audEERING model
@@ -51,7 +50,6 @@ class SpeechEmotionEstimator(Protocol):
     def finalize(self, table: pd.DataFrame) -> pd.DataFrame: ...
 
 
-@register("voice.ser", "proxy")
 class ProxySER:
     """Arousal PROXY from prosody and eGeMAPS, normalised per speaker in :meth:`finalize`.
 
@@ -156,7 +154,6 @@ def emotion_model_class() -> type:
     return EmotionModel
 
 
-@register("voice.ser", "wav2vec2")
 class Wav2Vec2SER:
     """The audEERING wav2vec2 valence / arousal / dominance regressor, loaded from a local folder.
 
