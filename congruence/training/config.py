@@ -8,73 +8,82 @@ learning rate 2e-5, BF16. ``configs/training/*.toml`` holds ready files.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from congruence.config import config_section
+from pydantic import ConfigDict, Field
+from pydantic.dataclasses import dataclass
+
+from congruence.config import SECTION, config_section
 from congruence.errors import CongruenceError
 from congruence.training.weights import GAMMA_RANGE, SCHEMES
 
+# the sections are frozen: a changed run is a new Config (with_), validated again
+_FROZEN = ConfigDict(**{**SECTION, "validate_assignment": False})
+Positive = Annotated[int, Field(ge=1)]
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, config=_FROZEN)
 class DataConfig:
     dataset: str = ""  # folder written by `congruence dataset build`
-    max_train: int | None = None  # cap on instances (quick runs)
-    max_eval: int | None = None
+    max_train: Positive | None = None  # cap on instances (quick runs)
+    max_eval: Positive | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_FROZEN)
 class ModelConfig:
-    kind: str = "embedded"  # embedded (face features -> projector -> SmolLM2) | vlm (image-text-to-text)
+    # embedded (face features -> projector -> SmolLM2) | vlm (image-text-to-text)
+    kind: Literal["embedded", "vlm"] = "embedded"
     path: str = ""  # embedded: a causal LM folder ("" = the cached SmolLM2); vlm: the model folder
-    visual_tokens: int = 4  # soft visual tokens of the embedded model
-    projector_hidden: int = 256
+    visual_tokens: Positive = 4  # soft visual tokens of the embedded model
+    projector_hidden: Positive = 256
     text_only: bool = False  # E-THER ablation (c): no visual input
-    max_length: int = 96  # prompt + response tokens (prompt truncated from the left)
+    max_length: Annotated[int, Field(ge=16)] = 96  # prompt + response tokens (prompt truncated from the left)
     system_prompt: str = (
         "You are a person-centred counsellor. Respond with genuine empathy in one or two sentences."
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_FROZEN)
 class LoraConfig:
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.05
-    target_modules: tuple[str, ...] = ("q_proj", "v_proj")
+    r: Positive = 8
+    alpha: Positive = 16
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.05
+    target_modules: Annotated[tuple[str, ...], Field(min_length=1)] = ("q_proj", "v_proj")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_FROZEN)
 class WeightsConfig:
     scheme: str = "continuous"  # uniform | binary | continuous | engagement
-    gamma: float = 1.0
-    lambda_base: float = 1.0
-    alpha: float = 1.0
+    gamma: float = 1.0  # checked in Config.validate against E-THER eq. 4's range
+    lambda_base: Annotated[float, Field(ge=0.0)] = 1.0
+    alpha: Annotated[float, Field(ge=0.0)] = 1.0
     normalise: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_FROZEN)
 class DropoutConfig:
-    p: float = 0.3  # share of training samples with explicit emotional cues removed (E-THER: 30%)
+    # share of training samples with explicit emotional cues removed (E-THER: 30%)
+    p: Annotated[float, Field(ge=0.0, le=1.0)] = 0.3
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_FROZEN)
 class TrainConfig:
     output_dir: str = "runs/train"
-    epochs: float = 1.0
-    max_steps: int = -1
-    per_device_batch: int = 4
-    grad_accum: int = 1
-    learning_rate: float = 2e-4
-    precision: str = "fp32"  # fp32 | fp16 | bf16
-    warmup_steps: int = 0
-    logging_steps: int = 1
-    eval_steps: int | None = None
-    save_steps: int = 50
-    save_total_limit: int = 2
-    seed: int = 0
-    threads: int | None = None  # torch CPU threads
+    epochs: Annotated[float, Field(gt=0.0)] = 1.0
+    max_steps: Annotated[int, Field(ge=-1)] = -1  # -1: as many as the epochs take
+    per_device_batch: Positive = 4
+    grad_accum: Positive = 1
+    learning_rate: Annotated[float, Field(gt=0.0)] = 2e-4
+    precision: Literal["fp32", "fp16", "bf16"] = "fp32"
+    warmup_steps: Annotated[int, Field(ge=0)] = 0
+    logging_steps: Positive = 1
+    eval_steps: Positive | None = None
+    save_steps: Positive = 50
+    save_total_limit: Positive = 2
+    seed: Annotated[int, Field(ge=0)] = 0
+    threads: Positive | None = None  # torch CPU threads
     deepspeed: str | None = None  # DeepSpeed JSON config (GPU runs under `accelerate launch`)
 
 
@@ -87,22 +96,22 @@ ABLATION_CONDITIONS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_FROZEN)
 class AblationConfig:
     """``congruence ablate``: which conditions, how replies are drawn and how they are scored."""
 
     conditions: tuple[str, ...] = tuple(ABLATION_CONDITIONS)
     output_dir: str = ""  # "" = <train.output_dir>/ablation
-    max_new_tokens: int = 48
-    samples: int = 1  # E-THER protocol: 3 samples at temperature 0.7, the median-length one kept
-    temperature: float = 0.0  # 0 = greedy
-    similarity: str = "minilm"  # PCT mirroring: minilm | lexical
-    word_vectors: str = "glove"  # PCT congruence concepts: glove | spacy | none
+    max_new_tokens: Positive = 48
+    samples: Positive = 1  # E-THER protocol: 3 samples at temperature 0.7, the median-length one kept
+    temperature: Annotated[float, Field(ge=0.0)] = 0.0  # 0 = greedy
+    similarity: Literal["minilm", "lexical"] = "minilm"  # PCT mirroring: minilm | lexical
+    word_vectors: Literal["glove", "spacy", "none"] = "glove"  # PCT congruence concepts: glove | spacy | none
     bertscore: bool = True
     bertscore_model: str = "auto"  # auto | minilm | roberta-large | a local folder
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=_FROZEN)
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -120,6 +129,8 @@ class Config:
         """A copy with some section fields replaced: ``cfg.with_(weights={"scheme": "uniform"})``."""
         new = self
         for sec, values in sections.items():
+            if sec not in (*SECTIONS, "name"):
+                raise CongruenceError(f"Unknown config section {sec!r}.", f"Use: {', '.join(SECTIONS)}.")
             if sec == "name":
                 new = replace(new, name=str(values))
                 continue
@@ -130,9 +141,8 @@ class Config:
         return new
 
     def validate(self) -> None:
-        m, w, t = self.model, self.weights, self.train
-        if m.kind not in ("embedded", "vlm"):
-            raise CongruenceError(f"Unknown model.kind {m.kind!r}.", "Use 'embedded' or 'vlm'.")
+        """Checks across fields; each field's type and range is checked when the section is made."""
+        w, a = self.weights, self.ablation
         if w.scheme not in SCHEMES:
             raise CongruenceError(
                 f"Unknown weights.scheme {w.scheme!r}.", f"Use one of: {', '.join(SCHEMES)}."
@@ -141,41 +151,16 @@ class Config:
             raise CongruenceError(
                 f"weights.gamma = {w.gamma} is outside [0.8, 1.2] (E-THER eq. 4).", "Change it."
             )
-        if not 0 <= self.dropout.p <= 1:
-            raise CongruenceError(
-                f"dropout.p = {self.dropout.p} is not a probability.", "Use a value in [0, 1]."
-            )
-        if t.precision not in ("fp32", "fp16", "bf16"):
-            raise CongruenceError(f"Unknown train.precision {t.precision!r}.", "Use fp32, fp16 or bf16.")
-        if t.per_device_batch < 1 or t.grad_accum < 1:
-            raise CongruenceError(
-                "train.per_device_batch and train.grad_accum must be >= 1.", "Fix the config."
-            )
-        if m.max_length < 16:
-            raise CongruenceError(
-                f"model.max_length = {m.max_length} leaves no room for a response.", "Use >= 16."
-            )
-        a = self.ablation
         unknown = [c for c in a.conditions if c not in ABLATION_CONDITIONS]
         if unknown or not a.conditions or len(set(a.conditions)) != len(a.conditions):
             raise CongruenceError(
                 f"ablation.conditions = {list(a.conditions)} is not a list of distinct known conditions.",
                 f"Choose from: {', '.join(ABLATION_CONDITIONS)}.",
             )
-        if a.samples < 1 or a.max_new_tokens < 1 or a.temperature < 0:
-            raise CongruenceError(
-                "ablation.samples and ablation.max_new_tokens must be >= 1 and temperature >= 0.",
-                "Fix the [ablation] section.",
-            )
         if a.samples > 1 and a.temperature == 0:
             raise CongruenceError(
                 f"ablation.samples = {a.samples} needs sampling (temperature > 0).",
                 "E-THER draws 3 samples at temperature 0.7: set temperature = 0.7, or samples = 1.",
-            )
-        if a.similarity not in ("minilm", "lexical") or a.word_vectors not in ("glove", "spacy", "none"):
-            raise CongruenceError(
-                f"ablation.similarity = {a.similarity!r} / word_vectors = {a.word_vectors!r} is unknown.",
-                "similarity: minilm or lexical; word_vectors: glove, spacy or none.",
             )
 
 
