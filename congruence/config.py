@@ -12,7 +12,7 @@ keys are made from.
 >>> AnalysisConfig.from_dict({"face": {"detectr": "mtcnn"}})
 Traceback (most recent call last):
 ...
-congruence.errors.CongruenceError: Unknown key 'detectr' in [face]. Fix: Known keys: ...
+congruence.errors.CongruenceError: Unknown key 'detectr' in [face] (face.analyzer 'default'). Fix: Known keys: ...
 >>> AnalysisConfig.from_dict({"sample_fps": "fast"})
 Traceback (most recent call last):
 ...
@@ -77,7 +77,7 @@ def validation_error(exc: ValidationError, cls: type, section: str | None) -> Co
     label = f"[{section}]" if section else "the config"
     if err["type"] in ("unexpected_keyword_argument", "extra_forbidden"):
         known = ", ".join(f.name for f in fields(cls))
-        return CongruenceError(f"Unknown key '{key}' in {label}.", f"Known keys: {known}.")
+        return CongruenceError(f"Unknown key {key!r} in {label}.", f"Known keys: {known}.")
     msg = err["msg"].rstrip(".")
     where = _where(section, ".".join(loc))
     allowed = _bounds(cls).get(key)
@@ -111,7 +111,7 @@ def check_options(family: str, name: str, options: dict[str, Any], where: str) -
     unknown = sorted(set(options) - accepted)
     if unknown:
         raise CongruenceError(
-            f"Unknown key '{unknown[0]}' in [{where}] ({family} '{name}').",
+            f"Unknown key {unknown[0]!r} in [{where}] ({family} '{name}').",
             f"Known keys: {', '.join(sorted(accepted))}.",
         )
     try:
@@ -277,7 +277,7 @@ def _check_respond(options: dict[str, Any]) -> None:
     unknown = sorted(set(options) - set(params))
     if unknown:
         raise CongruenceError(
-            f"Unknown key '{unknown[0]}' in [respond].", f"Known keys: {', '.join(sorted(params))}."
+            f"Unknown key {unknown[0]!r} in [respond].", f"Known keys: {', '.join(sorted(params))}."
         )
     backend = options.get("backend", params["backend"].default)
     if isinstance(backend, str):
