@@ -9,7 +9,12 @@ A research and supportive-communication tool, not therapy: no output claims clin
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("congruence")  # one source of truth: pyproject.toml
+except PackageNotFoundError:  # a source tree on PYTHONPATH that was never installed
+    __version__ = "0+unknown"
 
 from congruence.config import AnalysisConfig
 from congruence.errors import CongruenceError

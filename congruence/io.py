@@ -33,7 +33,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def write_atomic(
-    target: str | os.PathLike[str], writer: Callable[[IO[Any]], None], *, binary: bool = False
+    target: str | os.PathLike[str], writer: Callable[[IO[Any]], object], *, binary: bool = False
 ) -> None:
     """Write a file atomically with ``writer(fh)``."""
     with (

@@ -105,7 +105,8 @@ def resolve(family: str, name: str) -> Callable[..., Any]:
     if name in _EXTRA.get(family, {}):
         return _EXTRA[family][name]
     module, _, attr = ENTRIES[family][name].partition(":")
-    return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+    factory: Callable[..., Any] = getattr(importlib.import_module(module), attr)
+    return factory
 
 
 def create(family: str, name: str, **kwargs: Any) -> Any:

@@ -2,7 +2,9 @@
 
 Importing this package loads no model and no heavy module; the names below import on first use.
 
->>> from congruence.evaluation import PCTScorer  # doctest: +SKIP
+>>> from congruence.evaluation import PCTScorer
+>>> PCTScorer.__module__
+'congruence.evaluation.pct'
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The session report: a self-contained, offline HTML file with the timeline, the incongruence
-table, the estimators behind every value and the analysis warnings.
+table, the estimators behind every value and the analysis warnings. (The call below needs an
+analysed session folder, so the doctest skips it.)
 
->>> from congruence.reporting import write_report  # doctest: +SKIP
+>>> from congruence.reporting import write_report
 >>> write_report(Path("session.congruence"), blur_faces=True)  # doctest: +SKIP
 PosixPath('session.congruence/report.html')
 """

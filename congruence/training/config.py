@@ -125,7 +125,7 @@ class Config:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def with_(self, **sections: dict[str, Any]) -> Config:
+    def with_(self, **sections: Any) -> Config:
         """A copy with some section fields replaced: ``cfg.with_(weights={"scheme": "uniform"})``."""
         new = self
         for sec, values in sections.items():

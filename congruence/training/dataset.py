@@ -10,8 +10,8 @@ summarises the row (``human``, ``model`` or ``mixed``). Model estimates of engag
 valence / arousal are proxies (see the analysis table's provenance); they are labelled ``model``
 here only in the sense "not a human label".
 
->>> split_sessions(["a", "b", "c", "d"], n_eval=2, seed=0)  # doctest: +SKIP
-{'a': 'train', ...}
+>>> split_sessions(["a", "b", "c", "d"], n_eval=2, seed=0)
+{'a': 'eval', 'b': 'train', 'c': 'eval', 'd': 'train'}
 """
 
 from __future__ import annotations
