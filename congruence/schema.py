@@ -1,6 +1,6 @@
 """Typed records of a session: turns, words, E-THER dialogue pairs and their annotations.
 
-E-THER (papers/e-ther.md, section III) annotates each *dialogue pair* - a client utterance and the
+E-THER (docs/references.md#e-ther, section III) annotates each *dialogue pair* - a client utterance and the
 counsellor turn that follows - with an incongruence type (none / minimizing / contradiction),
 engagement in [0, 1] and valence-arousal-dominance. Those fields exist on every pair from the
 start and stay ``None`` until a rater (or a model, with its name as ``rater``) fills them.

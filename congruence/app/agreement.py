@@ -1,6 +1,6 @@
 """Agreement statistics of the validation: E-THER Table II and the pairwise kappa matrix.
 
-E-THER Table II (papers/e-ther.md, section III-D) compares the raters' labels with an expert's on
+E-THER Table II (docs/references.md#e-ther, section III-D) compares the raters' labels with an expert's on
 a validation sample: percentage agreement and Cohen's kappa
 
 - **Overall**: the three-class incongruence label (none / minimizing / contradiction). The paper
@@ -12,7 +12,7 @@ a validation sample: percentage agreement and Cohen's kappa
   77.1 % does not follow from its counts, so the choice is documented rather than reverse-engineered);
 - **Engagement level** (added): the E-THER range (low / moderate / high) of the two engagement values.
 
-The interventions paper (papers/emotion-guided-interventions.md, Figure 6) reports Cohen's kappa
+The interventions paper (docs/references.md#interventions, Figure 6) reports Cohen's kappa
 between every pair of raters for each criterion: :func:`pairwise_kappa`.
 
 Kappa and percentage agreement come from :mod:`congruence.evaluation.stats` (Cohen, 1960:

@@ -1,6 +1,6 @@
 """How much the modalities disagree on a turn: the key of the "disagreement first" queue.
 
-The mixed-signals paper (papers/mixed-signals.md) finds that turns on which unimodal models
+The mixed-signals paper (docs/references.md#mixed-signals) finds that turns on which unimodal models
 disagree are the ambiguous ones that humans also find hard, and suggests them for active
 learning. ``congruence analyze`` gives per client turn and per modality pair (text-face,
 face-voice, text-voice) the E-THER continuous score ``s_p`` in [0, 1] (``<pair>_score``) and the

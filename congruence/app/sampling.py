@@ -1,6 +1,6 @@
 """Stratified random sampling of annotated pairs for expert validation.
 
-E-THER (papers/e-ther.md, section III-D): a clinical psychologist "independently review[ed] a
+E-THER (docs/references.md#e-ther, section III-D): a clinical psychologist "independently review[ed] a
 stratified random sample of 100 dialogue pairs (12.7% of the total corpus), with proportional
 representation from each rater". Here the strata are (rater, label) so that both the raters and
 the incongruence types are represented in proportion.

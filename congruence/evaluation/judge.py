@@ -1,6 +1,6 @@
 """LLM-as-judge: G-Eval-style 1-5 ratings of applicability, empathy and comprehensiveness.
 
-The interventions paper (papers/emotion-guided-interventions.md, section 5.1 and Table 3) had
+The interventions paper (docs/references.md#interventions, section 5.1 and Table 3) had
 GPT-4o rate responses on the three criteria of its expert study, following G-Eval (Liu et al.,
 2023: criteria, evaluation steps, then a form to fill), and found only weak correlation with
 licensed professionals (Pearson r 0.11-0.19) and a lenient bias. These ratings are therefore a

@@ -1,6 +1,6 @@
 """Person-centred therapy (PCT) metrics of E-THER section V-A, each a value in [0, 1].
 
-E-THER (papers/e-ther.md, section V-A) describes its metrics in prose; this module turns that prose
+E-THER (docs/references.md#e-ther, section V-A) describes its metrics in prose; this module turns that prose
 into explicit formulas over phrase counts (lexicons in ``congruence/data/pct/*.txt``), a semantic
 similarity (all-MiniLM-L6-v2) and word vectors (GloVe 6B 50d). docs/metrics.md lists every formula
 and lexicon and the cases where a metric disagrees with its definition.

@@ -1,9 +1,9 @@
 """Statistics of the papers' evaluations as pure functions returning small typed results.
 
-E-THER (papers/e-ther.md) reports means +- SD, % change, p-values and Cohen's d for system vs
+E-THER (docs/references.md#e-ther) reports means +- SD, % change, p-values and Cohen's d for system vs
 baseline (Tables III-IV) and ablations (Tables VI-VIII), and percentage agreement with Cohen's
 kappa for its expert validation (Table II). The interventions paper
-(papers/emotion-guided-interventions.md) reports a one-way ANOVA with Tukey HSD, pairwise Cohen's
+(docs/references.md#interventions) reports a one-way ANOVA with Tukey HSD, pairwise Cohen's
 kappa between raters, and Pearson / Spearman / Kendall correlations of LLM-judge and expert ratings
 (Table 3).
 

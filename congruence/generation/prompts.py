@@ -2,13 +2,13 @@
 
 Five named strategies (:data:`STRATEGIES`):
 
-- ``ether``: the E-THER baseline system prompt (papers/e-ther.md, section V-B-1), the client's
+- ``ether``: the E-THER baseline system prompt (docs/references.md#e-ther, section V-B-1), the client's
   utterance substituted for ``[CLIENT_UTTERANCE]``. It asks for 1-2 sentences and no technique.
   Without an image (a text-only backend) the two sentences about the attached image are replaced
   by a line describing the estimated facial cues (:data:`ETHER_TEXT_ONLY_CUES`), since asking a
   text model to analyse an image it cannot see invites invented descriptions.
 - ``base``, ``discrete``, ``continuous``, ``dissonance``: the four strategies of the
-  interventions paper (papers/emotion-guided-interventions.md, section 4.1 and appendix A), which
+  interventions paper (docs/references.md#interventions, section 4.1 and appendix A), which
   end with ``Your response must be in the form: [Technique] [Your Response]``. Appendix A prints one
   template for both emotion-enhanced prompts (it follows the "Continuous Emotion Prompts"
   paragraph); ``discrete`` uses it with categorical labels, ``continuous`` with valence-arousal
@@ -144,7 +144,7 @@ STRATEGIES: dict[str, Strategy] = {
             ETHER_PCT_SYSTEM_PROMPT,
             expects_technique=False,
             annotate="ether",
-            source="papers/e-ther.md, section V-B-1",
+            source="docs/references.md#e-ther, section V-B-1",
         ),
         Strategy(
             "base",
@@ -152,7 +152,7 @@ STRATEGIES: dict[str, Strategy] = {
             BASE_INSTRUCTION,
             expects_technique=True,
             annotate="none",
-            source="papers/emotion-guided-interventions.md, appendix A",
+            source="docs/references.md#interventions, appendix A",
         ),
         Strategy(
             "discrete",
@@ -160,7 +160,7 @@ STRATEGIES: dict[str, Strategy] = {
             EMOTION_INSTRUCTION,
             expects_technique=True,
             annotate="labels",
-            source="papers/emotion-guided-interventions.md, appendix A",
+            source="docs/references.md#interventions, appendix A",
         ),
         Strategy(
             "continuous",
@@ -168,7 +168,7 @@ STRATEGIES: dict[str, Strategy] = {
             EMOTION_INSTRUCTION,
             expects_technique=True,
             annotate="values",
-            source="papers/emotion-guided-interventions.md, appendix A",
+            source="docs/references.md#interventions, appendix A",
         ),
         Strategy(
             "dissonance",
@@ -176,7 +176,7 @@ STRATEGIES: dict[str, Strategy] = {
             DISSONANCE_INSTRUCTION,
             expects_technique=True,
             annotate="dissonance",
-            source="papers/emotion-guided-interventions.md, appendix A",
+            source="docs/references.md#interventions, appendix A",
         ),
         Strategy(
             "incongruence",
@@ -184,7 +184,7 @@ STRATEGIES: dict[str, Strategy] = {
             INCONGRUENCE_INSTRUCTION,
             expects_technique=True,
             annotate="incongruence",
-            source="congruence (E-THER types, papers/e-ther.md III-C-1, in the interventions frame)",
+            source="congruence (E-THER types, docs/references.md#e-ther III-C-1, in the interventions frame)",
         ),
     )
 }

@@ -1,6 +1,6 @@
 """Responses per client turn: prompt -> E-THER collection protocol -> parsing -> safety.
 
-The collection protocol (papers/e-ther.md, section V-B-2): each instance is processed
+The collection protocol (docs/references.md#e-ther, section V-B-2): each instance is processed
 independently, ``n`` samples (default 3) are drawn at temperature 0.7, and the median-length one
 is kept (:func:`median_length_index`). Samples that fail parsing (:data:`~congruence.generation.
 parsing.FAILURE_FLAGS`: an explanation instead of a reply, a missing technique, no reply) are

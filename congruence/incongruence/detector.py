@@ -1,6 +1,6 @@
 """A learned incongruence detector: turn-table features in, the E-THER label out.
 
-E-THER (papers/e-ther.md, section III-C) labels each client turn none / minimizing /
+E-THER (docs/references.md#e-ther, section III-C) labels each client turn none / minimizing /
 contradiction; SPEC capability 3 asks for a classifier trained on those labels when annotations
 exist, evaluated with accuracy, macro-F1 and Cohen's kappa against the human labels. This module
 holds

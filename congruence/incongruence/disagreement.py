@@ -1,6 +1,6 @@
 """Where unimodal and fused models disagree: the mixed-signals paper's analysis on turn tables.
 
-papers/mixed-signals.md, section 3: unimodal text / audio / video classifiers and a gated fusion
+docs/references.md#mixed-signals, section 3: unimodal text / audio / video classifiers and a gated fusion
 model; the pairwise disagreement rate of their predictions (Table 2); per unimodal model, the
 four *quadrants* of the confidence each model gives the correct label (Figure 2):
 

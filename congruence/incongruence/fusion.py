@@ -1,6 +1,6 @@
 """Gated attention fusion of text, face and voice (the mixed-signals paper's fusion model).
 
-papers/mixed-signals.md, appendix A.2: "Each unimodal model representation is independently
+docs/references.md#mixed-signals, appendix A.2: "Each unimodal model representation is independently
 gated and passed through an attention mechanism that computes modality-specific weights. The
 weighted embeddings are aggregated and classified using a three-layer feedforward network with
 max pooling. The fusion model is trained for 10 epochs using a learning rate of 1e-4 and includes

@@ -1,7 +1,7 @@
 """Incongruence between two modalities of a turn, as pure numpy functions.
 
-- :func:`ether_score`: E-THER's continuous score (papers/e-ther.md, section IV-A-3, eq. 3).
-- :func:`dissonance`: the emotional-dissonance indicator (papers/emotion-guided-interventions.md,
+- :func:`ether_score`: E-THER's continuous score (docs/references.md#e-ther, section IV-A-3, eq. 3).
+- :func:`dissonance`: the emotional-dissonance indicator (docs/references.md#interventions,
   section 3.1, eq. 1).
 - :func:`incongruence_type`: E-THER's typed label none / minimizing / contradiction (section III-C-1)
   turned into documented threshold rules.
@@ -90,7 +90,7 @@ def ether_score(
     tau_e: float | None,
     lam: float = LAMBDA,
 ) -> np.ndarray:
-    """E-THER continuous incongruence score per turn (papers/e-ther.md, eq. 3)::
+    """E-THER continuous incongruence score per turn (docs/references.md#e-ther, eq. 3)::
 
         s_i = clip(||e_v_i - e_t_i||_2 / tau_e + lam * (1 - <z_v_i, z_t_i>), 0, 1)
 
@@ -138,7 +138,7 @@ def dissonance(
     *,
     threshold: float = DISSONANCE_THRESHOLD,
 ) -> float | np.ndarray:
-    """Emotional dissonance indicator (papers/emotion-guided-interventions.md, eq. 1)::
+    """Emotional dissonance indicator (docs/references.md#interventions, eq. 1)::
 
         D = 1{max(|V_a - V_b|, |A_a - A_b|) > T},  T = 0.5
 

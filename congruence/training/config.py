@@ -1,6 +1,6 @@
 """Training configuration (TOML): data, model, LoRA, weights, context dropout, optimisation.
 
-Presets follow E-THER Table IX (``papers/e-ther.md``): IDEFICS2 5 epochs, per-device batch 1,
+Presets follow E-THER Table IX (``docs/references.md#e-ther``): IDEFICS2 5 epochs, per-device batch 1,
 gradient accumulation 32, learning rate 5e-5, FP16; LLaVA 3 epochs, batch 1, accumulation 16,
 learning rate 2e-5, BF16. ``configs/training/*.toml`` holds ready files.
 """

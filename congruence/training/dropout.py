@@ -1,4 +1,4 @@
-"""Context dropout and VAD masking for E-THER training (``papers/e-ther.md``, section IV-A-1/2).
+"""Context dropout and VAD masking for E-THER training (``docs/references.md#e-ther``, section IV-A-1/2).
 
 *Context dropout*: in a share ``p`` of training samples (E-THER: 30%) the explicit emotional cues
 are removed from the model input, so the model must read the affect from the face and the wording

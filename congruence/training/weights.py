@@ -1,6 +1,6 @@
 """Per-sample loss weights of E-THER incongruence-aware training, as pure functions.
 
-E-THER (``papers/e-ther.md``, section IV-A-3, eq. 4-6, Algorithm 1 and the notes under eq. 5):
+E-THER (``docs/references.md#e-ther``, section IV-A-3, eq. 4-6, Algorithm 1 and the notes under eq. 5):
 
 =================== ================================================ =======================
 scheme              weight                                           source

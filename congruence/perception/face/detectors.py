@@ -3,7 +3,7 @@
 - ``"mediapipe"`` (default): MediaPipe BlazeFace (Bazarevsky et al., 2019) from the
   ``mediapipe==0.10.21`` wheel, which carries the short- and full-range models.
 - ``"mtcnn"``: MTCNN (Zhang et al., 2016) from ``facenet-pytorch``, the detector of the
-  interventions paper (papers/emotion-guided-interventions.md, appendix). torchvision is not
+  interventions paper (docs/references.md#interventions, appendix). torchvision is not
   installable beside the pinned torch, so pure-torch stand-ins for the two functions it imports are
   put in ``sys.modules`` only while it is imported (see ``_torchvision_shim``).
 

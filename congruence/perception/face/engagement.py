@@ -1,6 +1,6 @@
 """Engagement PROXY in [0, 1] from gaze, head orientation, facial animation and face presence.
 
-E-THER (papers/e-ther.md, section III-C-2) rates engagement on [0, 1]: low (0.0-0.3) "minimal eye
+E-THER (docs/references.md#e-ther, section III-C-2) rates engagement on [0, 1]: low (0.0-0.3) "minimal eye
 contact, distracted appearance ... withdrawal", moderate (0.4-0.7) "normal eye contact patterns",
 high (0.8-1.0) "sustained eye contact, animated facial expressions". No engagement model is
 available offline; this proxy scores the visible parts of that description. It ignores the verbal

@@ -3,7 +3,7 @@
 SORT (Bewley, Ge, Ott, Ramos & Upcroft, 2016, "Simple Online and Realtime Tracking") predicts
 every track's box with a constant-velocity Kalman filter, matches detections to predictions by
 maximum total IoU (Hungarian algorithm) and starts a track for every unmatched detection. The
-interventions paper (papers/emotion-guided-interventions.md, appendix) tracks MTCNN boxes this way.
+interventions paper (docs/references.md#interventions, appendix) tracks MTCNN boxes this way.
 
 This is a fresh implementation (the original SORT code is GPL and was not used). Design choices
 that differ from it: the state is ``[cx, cy, w, h, vcx, vcy, vw, vh]`` and the process and

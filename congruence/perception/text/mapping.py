@@ -1,6 +1,6 @@
 """Map lexicon emotions of an utterance onto the 7 FER-2013 classes, the face classifier's space.
 
-E-THER's incongruence score compares a vision and a text embedding with a cosine (papers/e-ther.md,
+E-THER's incongruence score compares a vision and a text embedding with a cosine (docs/references.md#e-ther,
 eq. 3). To compare like with like, the text side is expressed as a distribution over the same 7
 classes that the face expression classifier (FER-2013 mini-Xception) outputs.
 """
