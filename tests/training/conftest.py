@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ UTTERANCES = [
 
 def turn_table(session: str, crop: str, *, annotate: bool = False) -> pd.DataFrame:
     rows = []
-    rng = np.random.default_rng(abs(hash(session)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(session.encode()))  # hash() is salted per process
     for k, (text, reply, itype, s) in enumerate(UTTERANCES):
         expr = rng.dirichlet(np.ones(7))
         row = {"session_id": session, "turn_index": 2 * k + 1, "text": text, "counsellor_text": reply,

@@ -80,7 +80,8 @@ def test_text_only_ablation_feeds_no_face(tiny_lm_dir, instances, tmp_path):
     assert "face_features" not in tr(instances.head(2).to_dict("records"))
 
 
-def test_configs_that_cannot_run_are_clear_errors(tiny_lm_dir, instances, tmp_path):
+def test_configs_that_cannot_run_are_clear_errors(tiny_lm_dir, instances, tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the CPU case, on any machine
     with pytest.raises(CongruenceError, match="needs a GPU"):
         train(_cfg(tiny_lm_dir, tmp_path, precision="fp16", max_steps=1), instances=instances)
     with pytest.raises(CongruenceError, match="GB"):
@@ -90,6 +91,15 @@ def test_configs_that_cannot_run_are_clear_errors(tiny_lm_dir, instances, tmp_pa
         train(cfg, instances=instances.assign(engagement=None))
     with pytest.raises(CongruenceError, match="Unknown key"):
         config_from_dict({"train": {"epoch": 3}})
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_half_precision_trains_on_a_gpu(tiny_lm_dir, instances, tmp_path):
+    # the positive side of the check above: with a GPU, fp16 is accepted and a step runs on it
+    res = train(_cfg(tiny_lm_dir, tmp_path, precision="fp16", max_steps=2), instances=instances,
+                evaluate_before=False)  # fmt: skip
+    assert res.train_metrics["train_loss"] > 0
+    assert pd.read_csv(res.metrics_csv)["loss"].notna().sum() == 2
 
 
 def test_shipped_deepspeed_config_is_zero2_and_unusable_setups_are_clear_errors(

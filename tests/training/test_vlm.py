@@ -110,7 +110,8 @@ def test_text_only_ablation_drops_the_frame(instances, tmp_path_factory, tmp_pat
     assert res.train_metrics["train_loss"] > 0  # no frame needed at all
 
 
-def test_vlm_configs_that_cannot_run_are_clear_errors(instances, tmp_path_factory, tmp_path):
+def test_vlm_configs_that_cannot_run_are_clear_errors(instances, tmp_path_factory, tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the CPU case, on any machine
     blip = BUILDERS["blip2"](tmp_path_factory.mktemp("tiny-blip2-err"))
     with pytest.raises(CongruenceError, match="cannot run without an image"):
         train(_cfg(blip, tmp_path, text_only=True), instances=instances)
@@ -123,6 +124,18 @@ def test_vlm_configs_that_cannot_run_are_clear_errors(instances, tmp_path_factor
     with pytest.raises(CongruenceError, match="needs a GPU"):
         cfg = _cfg(blip, tmp_path).with_(train={"precision": "bf16"})
         train(cfg, instances=instances)
+
+
+@pytest.mark.skipif(
+    not (torch.cuda.is_available() and torch.cuda.is_bf16_supported()),
+    reason="no CUDA device on this machine (with bf16)",
+)
+def test_vlm_trains_in_bf16_on_a_gpu(instances, tmp_path_factory, tmp_path):
+    # the positive side of the bf16 check above: with a GPU, a bf16 step of a VLM runs
+    path = BUILDERS["llava"](tmp_path_factory.mktemp("tiny-llava-gpu"))
+    cfg = _cfg(path, tmp_path).with_(train={"precision": "bf16"})
+    res = train(cfg, instances=instances, evaluate_before=False)
+    assert res.train_metrics["train_loss"] > 0
 
 
 def test_vlm_ablation_replies_with_and_without_the_frame(instances, tmp_path_factory, tmp_path):
