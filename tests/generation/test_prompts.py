@@ -14,6 +14,9 @@ from congruence.errors import CongruenceError
 from congruence.generation import prompts as P
 from congruence.generation.prompts import DialogueTurn, build_messages
 
+# The papers' passages that hold the templates, kept in the repository so CI always pins them;
+# the full papers live in the project's shared folder, outside the repository.
+PASSAGES = Path(__file__).resolve().parents[1] / "data" / "paper_passages"
 PAPERS = Path(__file__).resolve().parents[3] / "shared" / "papers"
 OUTSIDE_REPO = "outside the repository"  # such skips stay skips under CONGRUENCE_STRICT_SKIPS
 
@@ -39,11 +42,10 @@ AFFECT = {
 UTTERANCE = "It's fine, honestly. I'm totally fine with it."
 
 
-def _paper(name: str) -> str:
-    path = PAPERS / name
-    if not path.is_file():
-        pytest.skip(f"{OUTSIDE_REPO}: {path} (the papers live in the project's shared folder)")
-    return " ".join(path.read_text(encoding="utf-8").split())
+def _passage(name: str) -> str:
+    """A stored passage of paper ``name`` with whitespace normalised (``#`` lines are its header)."""
+    lines = (PASSAGES / f"{name}.txt").read_text(encoding="utf-8").splitlines()
+    return " ".join(" ".join(ln for ln in lines if not ln.startswith("#")).split())
 
 
 def test_ether_prompt_is_the_papers_text_verbatim():
@@ -58,11 +60,11 @@ def test_ether_prompt_is_the_papers_text_verbatim():
         "'[CLIENT_UTTERANCE]'. Focus on both their verbal expression and any emotional cues visible in their "
         "facial expression. Respond in 1-2 sentences that demonstrate genuine empathic understanding."
     )
-    assert P.ETHER_PCT_SYSTEM_PROMPT in _paper("e-ther.md")
+    assert P.ETHER_PCT_SYSTEM_PROMPT in _passage("e-ther")
 
 
 def test_intervention_templates_are_the_papers_text_verbatim():
-    paper = _paper("emotion-guided-interventions.md")
+    paper = _passage("emotion-guided-interventions")
     for text in (P.BASE_INSTRUCTION, P.EMOTION_INSTRUCTION, P.DISSONANCE_INSTRUCTION, P.RESPONSE_FORM):
         assert text in paper, text[:60]
     assert P.RESPONSE_FORM == "Your response must be in the form: [Technique] [Your Response]"
@@ -70,6 +72,14 @@ def test_intervention_templates_are_the_papers_text_verbatim():
     assert "emotional dissonance—when the patient’s vocal tone does not match their facial expression" in (
         P.DISSONANCE_INSTRUCTION
     )
+
+
+@pytest.mark.parametrize("name", ["e-ther", "emotion-guided-interventions"])
+def test_stored_passages_are_the_papers_text(name):
+    path = PAPERS / f"{name}.md"
+    if not path.is_file():
+        pytest.skip(f"{OUTSIDE_REPO}: {path} (the papers live in the project's shared folder)")
+    assert _passage(name) in " ".join(path.read_text(encoding="utf-8").split())
 
 
 def test_every_strategy_is_named_documented_and_sourced():
