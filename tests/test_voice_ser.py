@@ -94,12 +94,36 @@ def test_label_order_is_read_from_the_config(tmp_path, speech):
     assert out["voice_dominance"] == pytest.approx(third, abs=1e-4)
 
 
+def _windowed_reference(model, samples: np.ndarray, win: int, min_tail: int) -> np.ndarray:
+    """One forward pass per window (each normalised on its own), outputs averaged by window length."""
+    import torch
+
+    outs, weights = [], []
+    for start in range(0, len(samples), win):
+        chunk = samples[start : start + win]
+        if len(chunk) < min_tail and outs:
+            break
+        x = (chunk - chunk.mean()) / np.sqrt(chunk.var() + 1e-7)
+        with torch.inference_mode():
+            outs.append(model(torch.from_numpy(x.astype(np.float32))[None])[1][0].numpy())
+        weights.append(len(chunk))
+    return unit_to_signed(np.average(np.stack(outs), axis=0, weights=np.asarray(weights, dtype=float)))
+
+
 @pytest.mark.slow
-def test_long_turns_are_windowed(tmp_path, speech):
-    _tiny_model(tmp_path, {0: "arousal", 1: "dominance", 2: "valence"})
-    long = Audio(np.tile(speech.samples, 3), 16000)
+@pytest.mark.parametrize("extra_s", [0.1, 0.5], ids=["short-tail-dropped", "tail-weighted"])
+def test_long_turns_are_windowed_as_per_window_forward_passes(tmp_path, speech, extra_s):
+    model = _tiny_model(tmp_path, {0: "arousal", 1: "dominance", 2: "valence"})
+    n = int((2.0 + extra_s) * 16000)  # two full 1 s windows and a tail
+    long = Audio(np.resize(np.tile(speech.samples, 3), n), 16000)
     out = Wav2Vec2SER(model_path=tmp_path, max_window_s=1.0).predict(long, {})
-    assert all(-1.0 <= out[c] <= 1.0 for c in SER_COLUMNS)
+    arousal, dominance, valence = _windowed_reference(model, long.samples, 16000, 4000)
+    # 1e-5: a dropped 0.1 s tail moves the outputs by ~1e-4, so including it would fail
+    assert out["voice_arousal"] == pytest.approx(arousal, abs=1e-5)
+    assert out["voice_dominance"] == pytest.approx(dominance, abs=1e-5)
+    assert out["voice_valence"] == pytest.approx(valence, abs=1e-5)
+    # the windows matter: one pass over the whole turn gives other numbers
+    assert not np.allclose(_expected(model, long), [arousal, dominance, valence], atol=1e-4)
 
 
 @pytest.mark.slow
