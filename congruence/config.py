@@ -29,12 +29,14 @@ import tomllib
 import typing
 from dataclasses import asdict, field, fields
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
 from congruence.errors import CongruenceError
+
+S = TypeVar("S")
 
 #: every config section: unknown keys refused, no silent coercion ("8" is not 8), checked on assignment
 SECTION = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
@@ -85,7 +87,7 @@ def validation_error(exc: ValidationError, cls: type, section: str | None) -> Co
     return CongruenceError(f"{where} = {err.get('input')!r} is invalid: {msg}.", fix)
 
 
-def config_section(cls: type, values: Any, name: str | None) -> Any:
+def config_section(cls: type[S], values: Any, name: str | None) -> S:
     """A config section as (pydantic) dataclass ``cls``; any problem is a one-line CongruenceError."""
     if not isinstance(values, dict):
         raise CongruenceError(f"Config section [{name}] must be a table.", "See README, Configuration.")

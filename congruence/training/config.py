@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field
 from pydantic.dataclasses import dataclass
 
-from congruence.config import SECTION, config_section
+from congruence.config import SECTION, S, config_section
 from congruence.errors import CongruenceError
 from congruence.training.weights import GAMMA_RANGE, SCHEMES
 
@@ -164,7 +164,7 @@ class Config:
             )
 
 
-def _section(cls: type, values: dict[str, Any], name: str) -> Any:
+def _section(cls: type[S], values: dict[str, Any], name: str) -> S:
     if isinstance(values, dict):  # TOML arrays become the dataclasses' tuples
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
     return config_section(cls, values, name)
