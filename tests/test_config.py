@@ -102,6 +102,17 @@ def test_valid_options_pass_and_keep_their_values():
     assert cfg.voice.options == {"pitch_floor": 75}
 
 
+def test_the_readme_example_is_a_valid_config():
+    import re
+    import tomllib
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## Configuration", 1)[1]
+    example = re.search(r"```toml\n(.*?)```", section, re.S).group(1)
+    cfg = AnalysisConfig.from_dict(tomllib.loads(example))
+    assert cfg.face.options["detector"] == "mediapipe" and cfg.respond["n_samples"] == 3
+
+
 def test_assignment_is_validated_too():
     cfg = AnalysisConfig()
     cfg.face.enabled = False
