@@ -279,7 +279,8 @@ def _check_respond(options: dict[str, Any]) -> None:
     unknown = sorted(set(options) - set(params))
     if unknown:
         raise CongruenceError(
-            f"Unknown key {unknown[0]!r} in [respond].", f"Known keys: {', '.join(sorted(params))}."
+            f"Unknown setting in the [respond] config section: {unknown[0]!r}.",
+            f"Known keys: {', '.join(sorted(params))}.",
         )
     backend = options.get("backend", params["backend"].default)
     if isinstance(backend, str):

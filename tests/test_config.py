@@ -70,7 +70,8 @@ def test_misspelt_top_level_and_section_keys_are_refused():
     assert err.problem == "Unknown key 'T' in [incongruence]."
     assert err.fix == "Known keys: lam, threshold, tau_e."
     err = _error({"respond": {"nsamples": 3}})
-    assert err.problem == "Unknown key 'nsamples' in [respond]." and "n_samples" in err.fix
+    assert err.problem == "Unknown setting in the [respond] config section: 'nsamples'."
+    assert "n_samples" in err.fix
 
 
 def test_wrong_types_and_ranges_name_the_key_the_value_and_the_range():
