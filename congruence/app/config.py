@@ -45,7 +45,12 @@ class AppConfig:
         session_max_hours: ... and after this long in any case.
         max_upload_bytes: largest accepted upload (analysed-session zip, response file).
         max_json_bytes: largest accepted body of any other request.
-        max_failed_logins: failed logins of one account within ``lockout_minutes`` before refusing.
+        max_failed_logins: failed logins of one user name (or one device) before its backoff starts.
+        max_failed_logins_per_client: failed logins from one client address (any names) before its
+            backoff starts.
+        login_backoff_seconds: the first delay; it doubles with each further failure
+            (:mod:`congruence.app.throttle`), up to ``lockout_minutes``.
+        lockout_minutes: the longest delay, and how long failures are remembered.
         password_profile: argon2id parameters; ``cheapest`` is for tests only.
         cookie_secure: send cookies only over HTTPS (set it behind a TLS proxy).
         min_password_length: shortest accepted password.
@@ -61,6 +66,8 @@ class AppConfig:
     max_upload_bytes: int = 64 * 1024 * 1024
     max_json_bytes: int = 64 * 1024
     max_failed_logins: int = 10
+    max_failed_logins_per_client: int = 10
+    login_backoff_seconds: float = 30.0
     lockout_minutes: float = 15.0
     password_profile: PasswordProfile = "rfc9106-low-memory"
     cookie_secure: bool = False
@@ -78,6 +85,13 @@ class AppConfig:
             )
         if self.max_upload_bytes <= 0 or self.max_json_bytes <= 0:
             raise CongruenceError("Upload limits must be positive.", "Pass a size in bytes above 0.")
+        if (
+            min(self.max_failed_logins, self.max_failed_logins_per_client) < 1
+            or self.login_backoff_seconds < 0
+        ):
+            raise CongruenceError(
+                "Login limits must be positive.", "Pass at least 1 failure and a delay >= 0."
+            )
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser())
 
     @property

@@ -5,11 +5,15 @@ write transactions that start with ``BEGIN IMMEDIATE``: a deferred transaction t
 writes can fail with "database is locked" without waiting, which would turn concurrent autosaves
 into errors. Writes within one process also queue on a lock so they wait in order instead of
 polling the busy timeout.
+
+The SQLite file holds password hashes and annotations: its folder is created 0700 and the file
+(with its ``-wal`` / ``-shm`` files, which SQLite creates with the file's mode) 0600.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,13 +48,26 @@ def _sqlite_engine(url: str) -> sa.Engine:
     return engine
 
 
+def _private_sqlite_file(folder: Path) -> None:
+    """Create the data folder 0700 and ``app.sqlite3`` 0600 before SQLite opens it."""
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700)
+        os.chmod(folder, 0o700)  # mkdir's mode is masked by the umask
+    path = folder / "app.sqlite3"
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    for f in (path, folder / "app.sqlite3-wal", folder / "app.sqlite3-shm"):
+        if f.exists() and f.stat().st_mode & 0o077:
+            os.chmod(f, 0o600)  # a database created by an older version
+
+
 class Database:
     """Engine plus session factories; ``migrate()`` brings the schema to the newest revision."""
 
     def __init__(self, *, config: AppConfig) -> None:
         self.url = config.url
         if self.url.startswith("sqlite"):
-            config.data_dir.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(config.data_dir)
             self.engine = _sqlite_engine(self.url)
         else:
             try:
@@ -68,6 +85,7 @@ class Database:
             execution_options={"sqlite_immediate": True} if self.is_sqlite else {},
         )
         self._write_lock = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
+        self._writing = threading.local()
 
     def migrate(self) -> None:
         """Apply the Alembic migrations up to ``head`` (idempotent)."""
@@ -96,7 +114,15 @@ class Database:
     def write(self) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on error."""
         with self._write_lock, self._writer() as s, s.begin():
-            yield s
+            self._writing.depth = getattr(self._writing, "depth", 0) + 1
+            try:
+                yield s
+            finally:
+                self._writing.depth -= 1
+
+    def write_in_progress(self) -> bool:
+        """Whether this thread is inside :meth:`write` (slow work such as password hashing must not be)."""
+        return getattr(self._writing, "depth", 0) > 0
 
     def dispose(self) -> None:
         self.engine.dispose()

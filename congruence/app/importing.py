@@ -35,6 +35,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from congruence.app.disagreement import disagreement, disagreement_total
+from congruence.app.schemas import is_unicode
 from congruence.errors import CongruenceError
 
 #: Turn-table columns kept as the "model estimates" of a pair (shown only when configured).
@@ -329,6 +330,8 @@ def _rows_from_bytes(data: bytes, fmt: str) -> list[dict[str, Any]]:
                 rec = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ImportRefused(f"Line {i} is not valid JSON ({exc.msg}).", "Fix the line.") from None
+            except RecursionError:
+                raise ImportRefused(f"Line {i} is nested too deeply.", "Write flat objects.") from None
             if not isinstance(rec, dict):
                 raise ImportRefused(f"Line {i} is not a JSON object.", "Write one object per line.")
             if isinstance(rec.get("row"), dict) and "key" in rec:  # `congruence respond --out` record
@@ -340,11 +343,19 @@ def _rows_from_bytes(data: bytes, fmt: str) -> list[dict[str, Any]]:
     if fmt == "csv":
         text = data.decode("utf-8-sig")
         reader = csv.DictReader(io.StringIO(text))
-        return [{**r, "_line": i} for i, r in enumerate(reader, 2)]
+        try:
+            return [{**r, "_line": i} for i, r in enumerate(reader, 2)]
+        except csv.Error as exc:
+            raise ImportRefused(f"The CSV file cannot be read ({exc}).", "Save it as plain CSV.") from None
     if fmt == "parquet":
         import pandas as pd
 
-        df = pd.read_parquet(io.BytesIO(data))
+        try:
+            df = pd.read_parquet(io.BytesIO(data))
+        except Exception as exc:  # pyarrow raises several types for a damaged file
+            raise ImportRefused(
+                f"The file is not a readable Parquet table ({type(exc).__name__}).", "Export it again."
+            ) from None
         return [{**r, "_line": i} for i, r in enumerate(df.to_dict("records"), 1)]
     raise ImportRefused(f"Unknown response file format '{fmt}'.", "Use jsonl, csv or parquet.")
 
@@ -394,6 +405,10 @@ def parse_responses(data: bytes, fmt: str, *, system: str | None = None) -> list
             continue
         if len(str(sys_name)) > 200:
             problems.append(f"line {line}: system name longer than 200 characters")
+            continue
+        texts = (sid, sys_name, text, get("technique", "response_technique"))
+        if not all(is_unicode(str(x)) for x in texts if x is not None):
+            problems.append(f"line {line}: text with a lone UTF-16 surrogate (not valid Unicode)")
             continue
         out.append(
             ResponseRow(

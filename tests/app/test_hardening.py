@@ -307,7 +307,9 @@ def test_one_client_failing_on_many_names_is_throttled(app) -> None:
 
 
 # ------------------------------------------------------------------------------- 9. common passwords
-@pytest.mark.parametrize("password", ["password", "12345678", "Password1", "qwerty123", "iloveyou!", "ann1ann1ann1"])
+@pytest.mark.parametrize(
+    "password", ["password", "12345678", "Password1", "qwerty123", "iloveyou!", "ann1ann1ann1"]
+)
 def test_common_passwords_are_refused_with_the_reason(app, password: str) -> None:
     r = client(app, "admin").post(
         "/api/admin/users", json={"username": "ann1ann1", "password": password, "role": "annotator"}
