@@ -143,9 +143,14 @@ def register(app: typer.Typer) -> None:
             password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
         else:
             password = sys.stdin.readline().rstrip("\n")
+        from congruence.app.auth import hash_new_password
+        from congruence.app.security import check_username
+
         config, db = _db(data_dir, database_url)
+        check_username(username)
+        hashed = hash_new_password(password, config=config, username=username)  # before the write lock
         with db.write() as s:
-            store.create_user(s, username, password, role, config=config)
+            store.create_user(s, username, password, role, config=config, password_hash=hashed)
         typer.echo(f"Created {role} '{username}'.")
 
     @ann.command("import-session")

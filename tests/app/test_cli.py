@@ -106,3 +106,12 @@ def test_serve_starts_a_working_server_on_loopback(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
     assert (data / "app.sqlite3").exists()
+
+
+def test_add_user_refuses_a_common_password_and_says_why(tmp_path: Path) -> None:
+    d = ["--data-dir", str(tmp_path / "data")]
+    bad = runner.invoke(
+        cli, ["annotations", "add-user", "boss", "--password-env", "PW", *d], env={"PW": "iloveyou1"}
+    )
+    out = " ".join(bad.output.split())
+    assert bad.exit_code == 2 and "common password" in out and "passphrase" in out

@@ -83,6 +83,7 @@ def test_the_app_works_on_postgresql(make_app, postgres_url: str, session_zip: b
         t.start()
     for t in threads:
         t.join(timeout=30)
+    assert not any(t.is_alive() for t in threads), "a save is still running after 30 s (a hang, not a result)"
     assert sorted(results).count(200) == 1 and set(results) <= {200, 409}
     with app.state.db.read() as s:
         from congruence.app.models import AnnotationRevision
@@ -115,6 +116,7 @@ def test_racing_first_saves_on_postgresql_apply_once(make_app, postgres_url: str
         t.start()
     for t in threads:
         t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a save is still running after 60 s (a hang, not a result)"
     # one save sent six times (a client retrying): applied once, the others answered as replays
     assert sorted(results["same"]) == [(200, False)] + [(200, True)] * 5
     # six different saves from version 0: one wins, five are told to reload
