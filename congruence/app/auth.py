@@ -12,8 +12,10 @@
 4. only then a short write transaction creates the login session (and stores an upgraded hash,
    computed before it).
 
-argon2 is slow by design (~0.3 s, 64 MiB); at most ``hash_slots`` run at once, so a login flood
-leaves CPU for everyone else's saves instead of queueing them behind the database write lock.
+argon2 is slow by design (~0.3 s, 64 MiB). It runs on a small pool of its own (half the cores),
+whose threads have a lower scheduling priority (``nice`` +10, Linux): a login flood then uses
+what CPU the saves leave over instead of queueing them behind the database write lock or
+competing with them on equal terms.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from congruence.app import security, store
 from congruence.app.config import AppConfig
@@ -31,15 +35,29 @@ from congruence.app.db import Database
 from congruence.app.throttle import Key, LoginThrottle, retry_after
 
 #: Concurrent argon2 computations: half the cores, at least one.
-HASH_SLOTS = threading.BoundedSemaphore(max(1, (os.cpu_count() or 2) // 2))
+HASH_WORKERS = max(1, (os.cpu_count() or 2) // 2)
+HASH_NICE = 10
 
 THROTTLED = "Too many failed logins from this browser or for this user name."
+T = TypeVar("T")
 
 
-@contextlib.contextmanager
-def hash_slot() -> Iterator[None]:
-    with HASH_SLOTS:
-        yield
+def _lower_priority() -> None:
+    with contextlib.suppress(AttributeError, OSError):  # Linux: nice is per thread; elsewhere
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICE)  # only the pool bounds it
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def hashing(work: Callable[[], T]) -> T:
+    """Run password hashing or verification on the low-priority hashing pool and wait for it."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(HASH_WORKERS, "argon2", initializer=_lower_priority)
+    return _POOL.submit(work).result()
 
 
 def make_throttle(config: AppConfig) -> LoginThrottle:
@@ -99,13 +117,13 @@ def log_in(
         found = store.credentials(s, username)
     profile = config.password_profile
     stored = found[1] if found else security.dummy_hash(profile)
-    with hash_slot():
+
+    def check() -> tuple[bool, str | None]:
         ok = security.verify_password(stored, password, profile=profile) and found is not None
-        new_hash = (
-            security.hash_password(password, profile=profile)
-            if ok and security.needs_rehash(stored, profile=profile)
-            else None
-        )
+        rehash = ok and security.needs_rehash(stored, profile=profile)
+        return ok, security.hash_password(password, profile=profile) if rehash else None
+
+    ok, new_hash = hashing(check)
     if not ok or found is None:
         throttle.failed(keys)
         raise store.AuthFailed("Wrong user name or password.", "Check both and try again.")
@@ -117,6 +135,5 @@ def log_in(
 
 
 def hash_new_password(password: str, *, config: AppConfig, username: str | None = None) -> str:
-    """Policy check and hash for a new or changed password, in a hashing slot, outside any lock."""
-    with hash_slot():
-        return store.new_password_hash(password, config=config, username=username)
+    """Policy check and hash for a new or changed password, on the hashing pool, outside any lock."""
+    return hashing(lambda: store.new_password_hash(password, config=config, username=username))

@@ -78,6 +78,13 @@ def register(app: typer.Typer) -> None:
         cookie_secure: Annotated[
             bool, typer.Option(help="Send cookies over HTTPS only (behind a TLS proxy).")
         ] = False,
+        client_login_failures: Annotated[
+            int,
+            typer.Option(
+                help="Failed logins from one client address before its backoff starts (raise it behind a "
+                "reverse proxy, where every client has the proxy's address)."
+            ),
+        ] = 10,
     ) -> None:
         """Start the annotation and expert-rating web application."""
         import uvicorn
@@ -92,6 +99,7 @@ def register(app: typer.Typer) -> None:
             max_upload_bytes=int(max_upload_mb * 1024 * 1024),
             session_idle_minutes=session_idle_minutes,
             cookie_secure=cookie_secure,
+            max_failed_logins_per_client=client_login_failures,
         )
         application = create_app(config)
         with application.state.db.read() as s:

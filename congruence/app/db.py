@@ -124,5 +124,10 @@ class Database:
         """Whether this thread is inside :meth:`write` (slow work such as password hashing must not be)."""
         return getattr(self._writing, "depth", 0) > 0
 
+    def write_locked(self) -> bool:
+        """Whether any thread holds the SQLite write lock now (always False on PostgreSQL)."""
+        lock = self._write_lock
+        return isinstance(lock, type(threading.Lock())) and lock.locked()
+
     def dispose(self) -> None:
         self.engine.dispose()

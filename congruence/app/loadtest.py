@@ -14,6 +14,10 @@ error. Every tenth save is deliberately sent twice to exercise the server's idem
 - each annotation's ``version`` equals the number of saves acknowledged for it, and its values
   equal the last acknowledged save.
 
+``flood=N`` adds N threads that send failing logins (unknown user names, wrong passwords) as fast
+as the server answers, from the moment the raters start until the deadline: the login-flood case
+of issue 12 (a rater's save latency must not suffer from password hashing).
+
 Loopback only: :func:`run_load` refuses a base URL that is not 127.0.0.1 / ::1 / localhost.
 """
 
@@ -53,6 +57,8 @@ class LoadReport:
     replays_checked: int = 0
     conflicts: int = 0
     errors: list[str] = field(default_factory=list)
+    #: HTTP status -> count of the flood's failing logins.
+    flood_replies: dict[int, int] = field(default_factory=dict)
 
     @property
     def saves(self) -> int:
@@ -78,6 +84,8 @@ class LoadReport:
             "replays_checked": self.replays_checked,
             "conflicts": self.conflicts,
             "errors": len(self.errors),
+            "flood_logins": sum(self.flood_replies.values()),
+            "flood_replies": dict(sorted(self.flood_replies.items())),
         }
 
 
@@ -157,6 +165,27 @@ def _rater(
         report.conflicts += conflicts
 
 
+def _flooder(
+    base_url: str, k: int, deadline_box: list[float], report: LoadReport, lock: threading.Lock
+) -> None:
+    import httpx
+
+    replies: dict[int, int] = defaultdict(int)
+    with httpx.Client(base_url=base_url, timeout=30.0) as c:
+        token = c.get("/api/login").json()["csrf_token"]
+        n = 0
+        while time.monotonic() < deadline_box[0] and n < MAX_SAVES_PER_RATER:
+            body = {"username": f"flood{k}-{n}", "password": "not the password", "csrf_token": token}
+            try:
+                replies[c.post("/login", json=body).status_code] += 1
+            except httpx.TransportError:
+                replies[0] += 1
+            n += 1
+    with lock:
+        for status, count in replies.items():
+            report.flood_replies[status] = report.flood_replies.get(status, 0) + count
+
+
 def run_load(
     base_url: str,
     raters: list[tuple[str, str]],
@@ -164,8 +193,10 @@ def run_load(
     duration_s: float,
     seed: int = 0,
     join_timeout_s: float = 120,
+    flood: int = 0,
 ) -> LoadReport:
-    """Run the raters concurrently for ``duration_s`` against a server on loopback."""
+    """Run the raters concurrently for ``duration_s`` against a server on loopback
+    (with ``flood`` threads of failing logins meanwhile)."""
     host = urlparse(base_url).hostname
     if host not in LOOPBACK:
         raise ValueError(f"the load test runs on loopback only, not {host!r}")
@@ -199,11 +230,18 @@ def run_load(
         start.wait(timeout=join_timeout_s)
     except threading.BrokenBarrierError:
         report.errors.append("not every rater could log in and load its queue")
+    flooders = []
+    for k in range(flood if started else 0):  # the raters are logged in: the flood starts with them
+        t = threading.Thread(target=_flooder, args=(base_url, k, deadline_box, report, lock), daemon=True)
+        t.start()
+        flooders.append(t)
     t0 = started[0] if started else time.monotonic()
     for t in threads:
         t.join(timeout=max(1.0, t0 + duration_s - time.monotonic() + join_timeout_s))
-    report.duration_s = time.monotonic() - t0
-    if any(t.is_alive() for t in threads):
+    report.duration_s = time.monotonic() - t0  # the raters' time; a flood login in flight may finish later
+    for t in flooders:
+        t.join(timeout=join_timeout_s)
+    if any(t.is_alive() for t in threads + flooders):
         report.errors.append("some raters did not finish within the join timeout")
     return report
 
