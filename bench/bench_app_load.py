@@ -133,7 +133,7 @@ def main() -> int:
             report, loads = run_case(exe, config, args, names[c], extra, args.flood if flood is None else 0)
             problems = verify(db.engine, report)
             rows.append((c, report.summary(), problems, loads))
-            print(c, report.summary(), problems, loads, flush=True)
+            print(c, report.summary(), problems, loads, report.errors[:5], flush=True)
         db.dispose()
     finally:
         shutil.rmtree(work, ignore_errors=True)
