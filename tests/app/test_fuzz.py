@@ -1,10 +1,12 @@
 """Property-based fuzzing of the whole HTTP API: no generated request gets a 5xx, for any role.
 
-Hypothesis strategies of our own (schemathesis is not installed here, and the app serves no OpenAPI
-document on purpose): each route of the app gets requests whose path ids, query values and JSON
-bodies mix valid values with arbitrary ones - huge and negative integers, booleans for numbers,
-numeric strings, lone surrogates, NaN, unknown keys, deep nesting, raw bytes. A test checks that
-the table below covers every route the app has, so a new route cannot escape the fuzzing.
+Hypothesis strategies of our own rather than schemathesis: the routes that read their body
+themselves (``POST /login``, the two uploads) have no request body in the OpenAPI schema, so a
+schema-driven fuzzer would not reach them, and the app serves no schema on purpose. Each route of
+the app gets requests whose path ids, query values and JSON bodies mix valid values with arbitrary
+ones - huge and negative integers, booleans for numbers, numeric strings, lone surrogates, NaN,
+unknown keys, deep nesting, raw bytes. A test checks that the table below covers every route the
+app has, so a new route cannot escape the fuzzing.
 """
 
 from __future__ import annotations
