@@ -155,13 +155,15 @@ def order_of(st: AppState, requested: str | None) -> str:
         return store.effective_settings(s, st.config)["queue_order"]
 
 
+#: The page of a role whose work does not depend on its queue (experts: see :func:`home_of`).
+FIRST_PAGE = {"admin": "/admin", "annotator": "/annotate"}
+
+
 def home_of(st: AppState, user: User) -> str:
     """Where ``/`` sends a user: admins to the admin page, annotators to their queue, experts to
     their validation reviews while any is unfinished, else to the rating queue."""
-    if user.role == "admin":
-        return "/admin"
-    if user.role == "annotator":
-        return "/annotate"
+    if user.role in FIRST_PAGE:
+        return FIRST_PAGE[user.role]
     with st.db.read() as s:
         reviews = store.annotation_queue(s, user, kind="review", order="session")
     return "/annotate" if any(q["status"] != "done" for q in reviews) else "/rate"

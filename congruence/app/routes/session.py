@@ -16,6 +16,7 @@ from congruence.app import store
 from congruence.app.routes.common import (
     CSRF_HEADER,
     DEVICE_COOKIE,
+    FIRST_PAGE,
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
     AnyUser,
@@ -130,7 +131,7 @@ async def login(request: Request, st: Ctx) -> Response:
     if is_json:
         resp = JSONResponse({"role": done.role, "csrf_token": done.csrf_token})
     else:
-        first = {"admin": "/admin", "annotator": "/annotate"}.get(done.role, "/")
+        first = FIRST_PAGE.get(done.role, "/")  # experts: "/" decides between reviews and ratings
         resp = RedirectResponse(next_url if next_url != "/" else first, status_code=303)
     secure = st.config.cookie_secure
     max_age = int(st.config.session_max_hours * 3600)
