@@ -116,7 +116,7 @@ async def login(request: Request, st: Ctx) -> Response:
             return JSONResponse(
                 {"detail": exc.problem, "fix": exc.fix, **extra}, status_code=status_of(exc), headers=headers
             )
-        resp = page(
+        failed = page(
             request,
             "login.html",
             None,
@@ -125,8 +125,8 @@ async def login(request: Request, st: Ctx) -> Response:
             error=exc.problem,
             status_code=status_of(exc),
         )
-        resp.headers.update(headers)
-        return resp
+        failed.headers.update(headers)
+        return failed
     resp: Response
     if is_json:
         resp = JSONResponse({"role": done.role, "csrf_token": done.csrf_token})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -59,7 +59,7 @@ def annotation_queue(s: Session, user: User, *, kind: str, order: str) -> list[d
                 else pos,
             }
         )
-    items.sort(key=lambda it: it["_key"])
+    items.sort(key=lambda it: cast(float, it["_key"]))
     for it in items:
         del it["_key"]
     return items
@@ -212,7 +212,7 @@ def save_annotation(
         s.add(ann)
         s.flush()
     # conditional update: on PostgreSQL a concurrent save of the same version updates 0 rows
-    res = s.execute(
+    res: sa.CursorResult[Any] = s.execute(  # type: ignore[assignment]  # an UPDATE gives a CursorResult
         sa.update(Annotation)
         .where(Annotation.id == ann.id, Annotation.version == current)
         .values(

@@ -159,7 +159,7 @@ def save_rating(s: Session, user: User, public_id: str, body: RatingIn, *, now: 
         rating = Rating(response_id=resp.id, user_id=user.id, version=0, created_at=now)
         s.add(rating)
         s.flush()
-    res = s.execute(
+    res: sa.CursorResult[Any] = s.execute(  # type: ignore[assignment]  # an UPDATE gives a CursorResult
         sa.update(Rating)
         .where(Rating.id == rating.id, Rating.version == current)
         .values(**values, version=current + 1, updated_at=now)
