@@ -26,8 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from congruence.ingest.media import Frame  # noqa: E402
 from congruence.paths import package_dir  # noqa: E402
-from congruence.perception.base import Frame  # noqa: E402
 
 
 def decode(path: Path, step: int, scale: float) -> list[Frame]:

@@ -29,7 +29,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from congruence.perception.base import Audio  # noqa: E402
+from congruence.ingest.media import Audio  # noqa: E402
 
 LINES = [
     ("en-us", 35, 150, "Thank you for coming in today. How have things been since we last spoke?"),

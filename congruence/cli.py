@@ -119,7 +119,11 @@ def _print_result(result: Any) -> None:
 @user_errors
 def analyze(
     session: Annotated[
-        Path, typer.Argument(help="Video (mp4, mkv, webm, mov) or audio (wav, flac, mp3, m4a)")
+        Path,
+        typer.Argument(
+            help="Video (mp4, mkv, webm, mov) or audio (wav, flac, mp3, m4a); or a transcript "
+            "(SRT, WebVTT, CSV/TSV, JSON) alone for a text-only analysis (face and voice missing)."
+        ),
     ],
     transcript: Annotated[
         Path | None, typer.Option("--transcript", "-t", help="SRT, WebVTT, CSV/TSV or JSON; omit to use ASR.")
@@ -127,6 +131,10 @@ def analyze(
     out_dir: Annotated[Path | None, typer.Option("--out", "-o", help="Output folder.")] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="TOML/JSON analysis config.")] = None,
     roles: Annotated[str | None, typer.Option(help="Role override, e.g. 'S1=client,S2=counsellor'.")] = None,
+    session_id: Annotated[
+        str | None,
+        typer.Option("--session-id", help="session_id of every row (default: the file name's stem)."),
+    ] = None,
     blur_faces: Annotated[
         bool, typer.Option("--blur-faces", help="Blur face thumbnails in the report.")
     ] = False,
@@ -150,6 +158,7 @@ def analyze(
             out_dir=out_dir,
             config=AnalysisConfig.load(config),
             roles=roles,
+            session_id=session_id,
             progress=bar,
             blur_faces=blur_faces,
             respond=respond,

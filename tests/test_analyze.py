@@ -153,10 +153,9 @@ def test_copy_of_media_hits_the_same_cache(demo_session, tmp_path: Path) -> None
 
 def test_frames_are_streamed_turn_by_turn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Memory must not grow with session length: when a turn is analysed, later turns' frames
-    have not been decoded yet."""
-    from congruence import registry
+    have not been decoded yet. A spy wraps the real face analyzer (nothing is registered)."""
     from congruence.ingest import media as media_mod
-    from congruence.perception.base import Features
+    from congruence.perception.face.analyzer import FaceAnalyzer
 
     decoded = {"n": 0}
     real_iter = media_mod.iter_frames
@@ -166,44 +165,34 @@ def test_frames_are_streamed_turn_by_turn(tmp_path: Path, monkeypatch: pytest.Mo
             decoded["n"] += 1
             yield f
 
-    seen: list[tuple[int, int]] = []
+    seen: list[tuple[list[float], int]] = []
+    real_analyze_turn = FaceAnalyzer.analyze_turn
 
-    class Probe:
-        name = "face"
-
-        def __init__(self, **_: object) -> None: ...
-        def config(self) -> dict:
-            return {}
-
-        def columns(self) -> dict:
-            return {}
-
-        def finalize(self, table):
-            return table
-
-        def analyze_turn(self, frames, key_time):
-            frames = list(frames)
-            seen.append((len(frames), decoded["n"]))
-            return Features(values={"face_status": "probe"})
+    def spy(self, frames, key_time):
+        frames = list(frames)
+        seen.append(([f.time for f in frames], decoded["n"]))
+        return real_analyze_turn(self, frames, key_time)
 
     monkeypatch.setattr(media_mod, "iter_frames", counting)
-    registry.register("face.analyzer", "probe")(Probe)
+    monkeypatch.setattr(FaceAnalyzer, "analyze_turn", spy)
     media = write_video(tmp_path / "v.mp4", seconds=30, fps=10)
     rows = "".join(
         f"Counsellor,{k * 6},{k * 6 + 2},Hi\nClient,{k * 6 + 2},{k * 6 + 5},Fine\n" for k in range(5)
     )
     (tmp_path / "t.csv").write_text("speaker,start,end,utterance\n" + rows)
     cfg = AnalysisConfig()
-    cfg.face.name = "probe"
     cfg.text.enabled = cfg.voice.enabled = False
     cfg.sample_fps, cfg.max_frames_per_turn = 10.0, 4
-    analyze(media, transcript=tmp_path / "t.csv", out_dir=tmp_path / "o", config=cfg)
+    r = analyze(media, transcript=tmp_path / "t.csv", out_dir=tmp_path / "o", config=cfg, report=False)
+    assert list(r.table["face_status"]) == ["no_face"] * 5  # the real analyzer ran: bars, no face
     assert len(seen) == 5
-    first_turn_frames, decoded_by_then = seen[0]
-    total = sum(n for n, _ in seen)
-    assert first_turn_frames > 0 and total >= 20
-    # the decode thread runs at most max_frames_per_turn + 1 frames ahead (plus one in hand)
-    assert decoded_by_then <= first_turn_frames + cfg.max_frames_per_turn + 2 < total
+    for k, (times, _) in enumerate(seen):  # each turn got its own frames, from inside the turn
+        assert len(times) == 5 and all(6 * k + 2 - 1e-3 <= t <= 6 * k + 5 for t in times)
+    first_turn_frames, decoded_by_then = len(seen[0][0]), seen[0][1]
+    total = sum(len(t) for t, _ in seen)
+    # decoded by then, at most: the first turn's frames, the next frame (read to see the turn end),
+    # a full decode-ahead queue (max_frames_per_turn + 1) and the frame the decoder holds
+    assert decoded_by_then <= first_turn_frames + 1 + (cfg.max_frames_per_turn + 1) + 1 < total
 
 
 @pytest.mark.slow

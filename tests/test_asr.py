@@ -18,7 +18,7 @@ from congruence.ingest.asr import (
     transcribe,
     words_of,
 )
-from congruence.perception.base import Audio
+from congruence.ingest.media import Audio
 from congruence.schema import Word
 
 SENTENCE = "The weather was lovely this morning, so I walked my dog to the river."

@@ -22,7 +22,7 @@ from congruence.ingest.diarize import (
     merge_words,
     window_spans,
 )
-from congruence.perception.base import Audio
+from congruence.ingest.media import Audio
 from congruence.schema import Role, Turn, Word
 
 CONVERSATION = [

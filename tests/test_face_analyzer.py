@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from congruence.errors import CongruenceError, MediaError
-from congruence.perception.base import Frame
+from congruence.ingest.media import Frame
 from congruence.provenance import Kind
 from congruence.registry import create, names
 

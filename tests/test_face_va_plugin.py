@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from congruence.errors import CongruenceError, ModelUnavailableError
-from congruence.perception.base import Frame
+from congruence.ingest.media import Frame
 from congruence.provenance import Kind
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)

@@ -11,7 +11,7 @@ import soundfile as sf
 
 from congruence import registry
 from congruence.errors import CongruenceError
-from congruence.perception.base import Audio
+from congruence.ingest.media import Audio
 from congruence.perception.voice import VoiceAnalyzer
 from congruence.perception.voice.analyzer import PROSODY_COLUMNS, count_words, rms_dbfs
 from congruence.provenance import Kind

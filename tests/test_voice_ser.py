@@ -11,7 +11,7 @@ import soundfile as sf
 
 from congruence import registry
 from congruence.errors import ModelUnavailableError
-from congruence.perception.base import Audio
+from congruence.ingest.media import Audio
 from congruence.perception.voice import VoiceAnalyzer
 from congruence.perception.voice.ser import SER_COLUMNS, Wav2Vec2SER, emotion_model_class, unit_to_signed
 from congruence.provenance import Kind

@@ -166,7 +166,7 @@ def read_analysed_session(folder: str | Path, *, session_id: str | None = None) 
 
     ``session_id`` overrides the id in the table (e.g. to import the same session twice).
     """
-    from congruence.analyze import load_table
+    from congruence.table import read
 
     root = Path(folder)
     table_path, summary_path = root / "turns.parquet", root / "summary.json"
@@ -176,10 +176,12 @@ def read_analysed_session(folder: str | Path, *, session_id: str | None = None) 
             "Run `congruence analyze` (or `congruence demo`) and import its output folder.",
         )
     try:
-        table, prov = load_table(table_path)
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ImportRefused(f"Cannot read {root}: {exc}", "Re-run `congruence analyze`.") from None
+        analysis = read(root)
+    except CongruenceError as exc:
+        raise ImportRefused(f"Cannot read {root}: {exc.problem}", "Re-run `congruence analyze`.") from None
+    if analysis.problems:
+        raise ImportRefused(f"Cannot read {root}: {analysis.problems[0]}", "Re-run `congruence analyze`.")
+    table, prov, summary = analysis.table, analysis.provenance, analysis.summary
     for col in ("session_id", "turn_index", "text"):
         if col not in table.columns:
             raise ImportRefused(f"turns.parquet has no '{col}' column.", "Re-run `congruence analyze`.")

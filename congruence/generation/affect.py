@@ -41,7 +41,7 @@ def affect_for(
     ``None`` when a side is missing).
     """
     from congruence.incongruence.scores import incongruence_type
-    from congruence.perception.base import Frame
+    from congruence.ingest.media import Frame
     from congruence.registry import create
 
     out: dict[str, Any] = {}

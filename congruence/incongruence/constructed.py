@@ -53,8 +53,8 @@ from congruence.incongruence.detector import (
     cross_validate,
     evaluate,
 )
+from congruence.ingest.media import Frame
 from congruence.paths import package_dir
-from congruence.perception.base import Frame
 
 POSITIVE: tuple[str, ...] = (
     "I got the job and I am so happy about it.",

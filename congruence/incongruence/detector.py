@@ -150,34 +150,17 @@ def read_tables(paths: Iterable[str | Path]) -> pd.DataFrame:
     """Concatenate turn tables: ``turns.parquet`` / ``.csv`` files, or folders searched for them.
 
     A folder contributes every ``turns.parquet`` below it (or ``turns.csv`` where no Parquet is
-    beside it). Rows keep their ``session_id``; two tables with the same ``session_id`` and
-    ``turn_index`` are an error (the same session read twice).
+    beside it); a corpus folder its finished sessions (:func:`congruence.table.discover`).
+    Rows keep their ``session_id``; two tables with the same ``session_id`` and ``turn_index`` are an
+    error (the same session read twice).
     """
-    from congruence.analyze import load_table
+    from congruence.table import read_all
 
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found = sorted(p.rglob("turns.parquet"))
-            parquet_dirs = {f.parent for f in found}
-            found += sorted(f for f in p.rglob("turns.csv") if f.parent not in parquet_dirs)
-            if not found:
-                raise CongruenceError(
-                    f"No turns.parquet or turns.csv under {p}.", "Run `congruence analyze`."
-                )
-            files += found
-        elif p.exists():
-            files.append(p)
-        else:
-            raise CongruenceError(f"Turn table {p} does not exist.", "Pass a turns.parquet file or a folder.")
     frames = []
-    for f in files:
-        if f.suffix == ".parquet":
-            frames.append(load_table(f)[0])
-        elif f.suffix in (".csv", ".tsv"):
-            frames.append(pd.read_csv(f, sep="\t" if f.suffix == ".tsv" else ","))
-        else:
-            raise CongruenceError(f"{f} is not a turn table.", "Pass turns.parquet (or turns.csv) files.")
+    for p in map(Path, paths):
+        if not p.exists():
+            raise CongruenceError(f"Turn table {p} does not exist.", "Pass a turns.parquet file or a folder.")
+        frames += [t.table for t in read_all([p])]
     if not frames:
         raise CongruenceError("No turn tables were given.", "Pass turns.parquet files or folders.")
     table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]

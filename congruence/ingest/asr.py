@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from congruence.errors import CongruenceError, ModelUnavailableError
-from congruence.perception.base import Audio
+from congruence.ingest.media import Audio
 from congruence.schema import Word
 
 SAMPLE_RATE = 16000  # Whisper and Silero VAD work at 16 kHz

@@ -25,7 +25,7 @@ import numpy as np
 
 from congruence.errors import CongruenceError
 from congruence.ingest.asr import SAMPLE_RATE, AsrSegment, ensure_sample_rate, speech_regions
-from congruence.perception.base import Audio
+from congruence.ingest.media import Audio
 from congruence.schema import Role, Turn, Word
 
 

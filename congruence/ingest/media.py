@@ -15,7 +15,28 @@ from pathlib import Path
 import numpy as np
 
 from congruence.errors import MediaError
-from congruence.perception.base import Audio, Frame
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A decoded video frame: time in seconds and an RGB uint8 image of shape (H, W, 3)."""
+
+    time: float
+    image: np.ndarray
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Mono float32 samples in [-1, 1] at ``sample_rate``; ``offset`` is the media time of sample 0."""
+
+    samples: np.ndarray
+    sample_rate: int
+    offset: float = 0.0
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sample_rate
+
 
 VIDEO_EXTS = {".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v"}
 AUDIO_EXTS = {".wav", ".flac", ".mp3", ".m4a", ".ogg", ".opus", ".aac"}

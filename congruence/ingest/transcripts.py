@@ -241,6 +241,8 @@ _READERS: dict[str, Callable[[str], list[Turn]]] = {
     ".txt": parse_table,
     ".json": parse_json,
 }
+#: Suffixes read as transcripts (a session passed as one of these is analysed text-only).
+TRANSCRIPT_EXTS: frozenset[str] = frozenset(_READERS)
 
 
 def read_transcript(path: str | os.PathLike[str]) -> tuple[list[Turn], list[str]]:

@@ -5,6 +5,9 @@ of the turn table each), with a :class:`~congruence.provenance.Provenance` for e
 Missing input (no face in view, silence, no words) yields ``None`` values and a ``status`` that
 says why - never an exception and never a zero that looks like a measurement.
 
+The media types an analyzer reads (:class:`~congruence.ingest.media.Audio`,
+:class:`~congruence.ingest.media.Frame`) belong to ingest, the layer below perception.
+
 Session-level steps (speaker normalisation, z-scores against a person's neutral frames) run in
 ``finalize`` on the whole turn table, after every turn is done; per-turn results stay cacheable.
 """
@@ -15,9 +18,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-import numpy as np
 import pandas as pd
 
+from congruence.ingest.media import Audio, Frame
 from congruence.provenance import Provenance
 
 Value = float | int | str | list[float] | None
@@ -31,27 +34,6 @@ class Features:
     provenance: dict[str, Provenance] = field(default_factory=dict)
     # large or non-tabular results (e.g. an encoded key-frame thumbnail); not written to the table
     artifacts: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Frame:
-    """A decoded video frame: time in seconds and an RGB uint8 image of shape (H, W, 3)."""
-
-    time: float
-    image: np.ndarray
-
-
-@dataclass(frozen=True)
-class Audio:
-    """Mono float32 samples in [-1, 1] at ``sample_rate``; ``offset`` is the media time of sample 0."""
-
-    samples: np.ndarray
-    sample_rate: int
-    offset: float = 0.0
-
-    @property
-    def duration(self) -> float:
-        return len(self.samples) / self.sample_rate
 
 
 @runtime_checkable

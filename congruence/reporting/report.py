@@ -8,10 +8,8 @@ through Jinja2's autoescape, so a transcript containing markup is shown, never r
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +20,8 @@ from congruence.errors import CongruenceError
 from congruence.provenance import Kind, Provenance
 from congruence.reporting.images import jpeg_data_uri, load_crop, thumbnail
 from congruence.reporting.timeline import MODALITIES, TimelineTurn, timeline_svg
+from congruence.table import PAIR_NAMES, TABLE_FILE, TurnTable
+from congruence.table import read as read_turn_table
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -46,58 +46,24 @@ KEY_COLUMNS = (
     "face_engagement",
     "text_cat_happy",
 )
-PAIR_LABELS = {"text_face": "text–face", "face_voice": "face–voice", "text_voice": "text–voice"}
+PAIR_LABELS = {name: name.replace("_", "–") for name in PAIR_NAMES}
 
 
-@dataclass
-class AnalysisOutput:
-    """What ``congruence analyze`` wrote to a folder, read back."""
-
-    root: Path
-    table: pd.DataFrame
-    provenance: dict[str, Provenance]
-    summary: dict[str, Any] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
+#: What ``congruence analyze`` wrote to a folder, read back (the turn-table contract's record).
+AnalysisOutput = TurnTable
 
 
 def load_output(out_dir: str | Path) -> AnalysisOutput:
     """Read ``turns.parquet`` (with each column's provenance) and ``summary.json`` from ``out_dir``."""
-    from congruence.analyze import load_table
-
     root = Path(out_dir)
-    parquet = root / "turns.parquet"
     if not root.is_dir():
         raise CongruenceError(f"No folder at {root}.", "Pass the output folder of `congruence analyze`.")
-    if not parquet.is_file():
+    if not (root / TABLE_FILE).is_file():
         raise CongruenceError(
-            f"{root} has no turns.parquet, so it is not an analysis output folder.",
+            f"{root} has no {TABLE_FILE}, so it is not an analysis output folder.",
             "Run `congruence analyze SESSION --out FOLDER` first and pass FOLDER.",
         )
-    try:
-        table, provenance = load_table(parquet)
-    except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise CongruenceError(
-            f"{parquet} cannot be read ({exc.__class__.__name__}: {exc}).",
-            "Re-run `congruence analyze` to rewrite it.",
-        ) from exc
-    problems: list[str] = []
-    summary: dict[str, Any] = {}
-    summary_path = root / "summary.json"
-    if summary_path.is_file():
-        try:
-            summary = json.loads(summary_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            problems.append(f"summary.json cannot be read ({exc}); session details and warnings are missing.")
-    else:
-        problems.append("summary.json is missing; session details and warnings are missing.")
-    # the summary describes every column; the Parquet metadata wins where both exist
-    for col, d in (summary.get("provenance") or {}).items():
-        if col not in provenance and isinstance(d, dict) and "estimator" in d and "kind" in d:
-            try:
-                provenance[col] = Provenance(str(d["estimator"]), Kind(d["kind"]), str(d.get("note", "")))
-            except ValueError:
-                provenance[col] = Provenance(str(d["estimator"]), Kind.PROXY, f"unknown kind {d['kind']!r}")
-    return AnalysisOutput(root=root, table=table, provenance=provenance, summary=summary, problems=problems)
+    return read_turn_table(root)
 
 
 # ---------------------------------------------------------------- pure helpers

@@ -66,20 +66,19 @@ def _num(v: Any) -> float | None:
 def read_turn_tables(paths: Iterable[str | Path]) -> list[tuple[pd.DataFrame, Path]]:
     """Turn tables (``turns.parquet`` of ``congruence analyze``) with the folder their frames are in.
 
-    Each path is an analysis output folder (holding ``turns.parquet``) or a Parquet / CSV file.
+    Each path is an analysis output folder (holding ``turns.parquet``), a corpus folder (its
+    finished sessions) or a Parquet / CSV file; see :func:`congruence.table.discover`.
     """
-    from congruence.analyze import load_table
+    from congruence.table import read_all
 
     out = []
     for p in map(Path, paths):
-        f = p / "turns.parquet" if p.is_dir() else p
-        if not f.is_file():
+        if not p.exists():
             raise CongruenceError(
-                f"No turn table at {f}.",
+                f"No turn table at {p}.",
                 "Pass analysis output folders (with turns.parquet) or Parquet files.",
             )
-        table = load_table(f)[0] if f.suffix == ".parquet" else pd.read_csv(f)
-        out.append((table, f.parent))
+        out += [(t.table, t.root) for t in read_all([p])]
     return out
 
 

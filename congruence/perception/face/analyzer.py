@@ -34,7 +34,8 @@ import numpy as np
 import pandas as pd
 
 from congruence.errors import CongruenceError, MediaError
-from congruence.perception.base import Features, Frame, Value
+from congruence.ingest.media import Frame
+from congruence.perception.base import Features, Value
 from congruence.perception.face.engagement import animation_score, engagement_proxy, head_orientation_score
 from congruence.perception.face.expression import EXPRESSIONS, FER_MODEL_NAME, FerClassifier
 from congruence.perception.face.geometry import AU_LABELS, AU_NAMES, au_proxies, gaze, head_pose

@@ -33,7 +33,8 @@ import numpy as np
 import pandas as pd
 
 from congruence.ingest.asr import SAMPLE_RATE, ensure_sample_rate, speech_regions
-from congruence.perception.base import Audio, Features, Value
+from congruence.ingest.media import Audio
+from congruence.perception.base import Features, Value
 from congruence.perception.voice.arousal import AROUSAL_INPUTS, raw_arousal_index
 from congruence.perception.voice.egemaps import EGEMAPS_ESTIMATOR, LICENCE_NOTE, EgemapsExtractor
 from congruence.perception.voice.prosody import measure_prosody

@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from congruence.errors import ModelUnavailableError
-from congruence.perception.base import Audio, Value
+from congruence.ingest.media import Audio
+from congruence.perception.base import Value
 from congruence.perception.voice.arousal import raw_arousal, speaker_normalised_arousal
 from congruence.provenance import Kind, Provenance
 
