@@ -259,8 +259,8 @@ def read(path: str | os.PathLike[str]) -> TurnTable:
             )
     elif p.is_file():
         root, table_path = p.parent, p
-    elif p.parent.is_dir() or p.suffix:
-        raise CongruenceError(f"No analysis folder or turn table at {p}.", "Check the path.")
+    elif p.suffix:
+        raise CongruenceError(f"No turn table at {p}.", "Check the path.")
     else:
         raise CongruenceError(f"No folder at {p}.", "Pass the output folder of `congruence analyze`.")
     suffix = table_path.suffix.lower()

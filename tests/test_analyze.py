@@ -211,3 +211,89 @@ def test_two_hour_recording_is_streamed(tmp_path: Path) -> None:
     assert list(r.table["face_status"]) == ["no_face"] * 8
     assert list(r.table["voice_status"]) == ["no_audio"] * 8
     assert r.table["end"].iloc[-1] == pytest.approx(6312)
+
+
+def test_transcript_only_through_the_cli(tmp_path: Path) -> None:
+    """`congruence analyze transcript.csv`: the text-only turn table, face and voice marked
+    missing, a session id of our choosing, and a report that renders it."""
+    from congruence.examples import DEMO_DIR
+
+    transcript = shutil.copy(DEMO_DIR / "transcript.csv", tmp_path / "session.csv")
+    out = tmp_path / "o"
+    res = runner.invoke(app, ["analyze", str(transcript), "--session-id", "client-7", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "text-only" in res.output
+    t, prov = load_table(out / "turns.parquet")
+    assert list(t["session_id"]) == ["client-7"] * 3 and list(t["turn_index"]) == [1, 3, 5]
+    assert set(t["face_status"]) == {"no_video"} and set(t["voice_status"]) == {"no_audio"}
+    assert set(t["text_status"]) == {"ok"} and t["text_valence"].notna().all()
+    # every declared face / voice column is there and empty: missing, never a zero
+    assert t["face_valence"].isna().all() and t["voice_arousal"].isna().all()
+    assert prov["face_valence"].kind == "proxy"
+    # no face / voice: the pairs cannot be scored, and do not pretend to be congruent
+    assert t["text_face_score"].isna().all() and t["text_face_type"].isna().all()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["media"] is None and summary["session_id"] == "client-7"
+    assert summary["missing"]["face"] == {"no_video": 3} and summary["missing"]["voice"] == {"no_audio": 3}
+    html = (out / "report.html").read_text()
+    assert "text-only analysis" in html and html.count('<tr id="turn-') == 3
+    # the Python API reads the same way: a transcript alone, or media=None
+    cfg = AnalysisConfig()
+    cfg.text.enabled = False  # the keys, not the values, are compared here
+    r = analyze(None, transcript=transcript, out_dir=tmp_path / "api", config=cfg, report=False)
+    assert r.session.session_id == "session" and list(r.table["face_status"]) == ["no_video"] * 3
+
+
+def test_nothing_to_analyse_is_a_clear_error() -> None:
+    from congruence.errors import CongruenceError
+
+    with pytest.raises(CongruenceError, match="Nothing to analyse"):
+        analyze(None)
+
+
+@pytest.mark.slow
+def test_truncated_mp4_warns_about_the_turns_it_lost(tmp_path: Path, wolfgang_video: Path) -> None:
+    """The first half of a real mp4: probe still reads 19.7 s, but frames and audio stop near
+    9.6 s, so the client turns after that lose their face and voice values, and say so."""
+    data = wolfgang_video.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    (tmp_path / "t.csv").write_text(
+        "speaker,start,end,utterance\nCounsellor,0,1.5,How are you?\nClient,2,5,I am sad today.\n"
+        "Counsellor,5.5,7,Tell me more.\nClient,12,15,It has been a hard week.\n"
+        "Counsellor,15.2,16,I see.\nClient,16.2,19.5,But I am laughing now.\n"
+    )
+    res = runner.invoke(app, ["analyze", str(cut), "-t", str(tmp_path / "t.csv"), "-o", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    assert "lost all or part of their voice values (turns 3, 5)" in flat
+    assert "lost their face values (turns 3, 5)" in flat
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert summary["stats"]["lost_to_truncation"] == {"voice": [3, 5], "face": [3, 5]}
+    assert sum("truncated?" in w for w in summary["warnings"]) == 2
+    t, _ = load_table(tmp_path / "o" / "turns.parquet")
+    assert list(t["face_status"]) == ["ok", "no_frames", "no_frames"]  # turn 1 is before the cut
+
+
+def test_truncated_flac_warns_and_a_rerun_from_the_cache_warns_again(tmp_path: Path) -> None:
+    """The demo's real speech recording cut in half (FLAC declares its full length)."""
+    from congruence.examples import DEMO_DIR
+
+    data = (DEMO_DIR / "speech.flac").read_bytes()
+    cut = tmp_path / "speech.flac"
+    cut.write_bytes(data[: len(data) // 2])
+    cfg = AnalysisConfig()
+    cfg.text.enabled = cfg.face.enabled = False
+    transcript = DEMO_DIR / "transcript.csv"
+    first = analyze(cut, transcript=transcript, out_dir=tmp_path / "o", config=cfg, report=False)
+    again = analyze(cut, transcript=transcript, out_dir=tmp_path / "o", config=cfg, report=False)
+    assert again.stats["from_cache"] == 3
+    for r in (first, again):
+        lost = [w for w in r.warnings if "truncated?" in w]
+        assert len(lost) == 1 and "voice values (turns 3, 5)" in lost[0], r.warnings
+        assert r.stats["lost_to_truncation"] == {"voice": [3, 5]}
+    # an intact recording gives no such warning
+    whole = analyze(
+        DEMO_DIR / "speech.flac", transcript=transcript, out_dir=tmp_path / "w", config=cfg, report=False
+    )
+    assert not any("truncated?" in w for w in whole.warnings) and whole.stats["lost_to_truncation"] == {}

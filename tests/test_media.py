@@ -64,13 +64,25 @@ def test_unreadable_empty_and_missing_files(tmp_path: Path) -> None:
 
 
 def test_truncated_video_yields_the_frames_it_has(tmp_path: Path, wolfgang_video: Path) -> None:
+    """The first half of a real mp4 (its index is at the front, so it still probes): the frames
+    and audio up to the cut decode, nothing after it, and nothing raises."""
     data = wolfgang_video.read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: len(data) // 2])
-    try:
-        info = probe(cut)
-    except MediaError as exc:  # moov atom at the end: unreadable, and said so
-        assert exc.fix
-        return
-    frames = list(iter_frames(cut, [1.0, 18.0]))
-    assert len(frames) <= 2 and info.duration > 0
+    info = probe(cut)  # pinned: this file must take the readable branch
+    assert info.duration == pytest.approx(19.69, abs=0.05)  # the container still declares it all
+    frames = list(iter_frames(cut, [1.0, 5.0, 18.0]))
+    assert [f.time for f in frames] == pytest.approx([1.0, 5.0], abs=1 / 23.9)  # 18 s is gone
+    assert all(f.image.shape == (360, 640, 3) for f in frames)
+    decoded = decode_audio_to_file(cut, tmp_path / "a.f32")
+    assert 5.0 < decoded < info.duration - 5.0  # the audio stops near the cut, well short of 19.7 s
+
+
+def test_truncated_video_without_its_index_is_a_clear_error(tmp_path: Path) -> None:
+    """PyAV writes the mp4 index (moov) at the end: cut in half, the file cannot be read, and says so."""
+    data = write_video(tmp_path / "v.mp4", seconds=4).read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(MediaError) as exc:
+        probe(cut)
+    assert "Cannot read cut.mp4" in exc.value.problem and "truncated" in exc.value.fix

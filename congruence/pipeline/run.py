@@ -244,7 +244,7 @@ def truncation_warnings(source: Source, table: pd.DataFrame) -> tuple[dict[str, 
     warnings: list[str] = []
     starts = pd.to_numeric(table["start"], errors="coerce")
     ends = pd.to_numeric(table["end"], errors="coerce")
-    fix = "Repair or re-export the recording (e.g. `ffmpeg -i in.mp4 -c copy out.mp4`) and analyse it again."
+    fix = "Re-copy or re-export the complete recording and analyse it again."
     if source.audio is not None and declared - source.audio.duration > TRUNCATION_TOLERANCE:
         audio_end = source.audio.duration
         hit = table.loc[ends > audio_end + 0.5, "turn_index"].astype(int).tolist()
@@ -263,9 +263,8 @@ def truncation_warnings(source: Source, table: pd.DataFrame) -> tuple[dict[str, 
         hit = table.loc[gone, "turn_index"].astype(int).tolist()
         if hit:
             lost["face"] = hit
-            after = f"after {last:.1f} s " if last > float("-inf") else ""
             warnings.append(
-                f"No video frame decodes {after}of the {declared:.1f} s the file declares (truncated?): "
+                f"The video stops decoding before the {declared:.1f} s the file declares (truncated?): "
                 f"{len(hit)} client turn(s) lost their face values (turns {_list(hit)}). {fix}"
             )
     return lost, warnings

@@ -15,8 +15,9 @@ import numpy as np
 
 from congruence.errors import ModelUnavailableError
 from congruence.paths import package_dir
+from congruence.table import FER_CLASSES
 
-EXPRESSIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+EXPRESSIONS = FER_CLASSES  # the classifier's output order
 FER_MODEL_NAME = "fer-mini-xception-tflite"
 
 

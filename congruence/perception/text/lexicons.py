@@ -23,22 +23,11 @@ from pathlib import Path
 
 from congruence.errors import ModelUnavailableError
 from congruence.paths import package_dir
+from congruence.table import NRC_CATEGORIES
 
 WARRINER_FILE = ("dict_arXiv", "NoVAD", "NoVAD_v2013.csv")
 NRC_FILE = ("data", "nrc_en.json")
 
-NRC_CATEGORIES: tuple[str, ...] = (
-    "anger",
-    "anticipation",
-    "disgust",
-    "fear",
-    "joy",
-    "sadness",
-    "surprise",
-    "trust",
-    "positive",
-    "negative",
-)
 
 # Negation cues (VADER's core list plus determiners/pronouns that negate what follows).
 NEGATORS: frozenset[str] = frozenset(

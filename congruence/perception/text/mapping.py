@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 
-FER_CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+from congruence.table import FER_CLASSES
 
 # NRC EmoLex category -> FER-2013 class. anticipation and trust have no FER counterpart, and
 # positive / negative are polarities, not emotions: words with only those count as no emotion.
