@@ -105,7 +105,8 @@ def run_child(code: str) -> tuple[float, float, dict]:
 DECODE = """
 import json, time
 from congruence.config import AnalysisConfig
-from congruence.analyze import frame_times, _turns_from_transcript
+from congruence.pipeline.jobs import frame_times
+from congruence.pipeline.turns import turns_from_transcript as _turns_from_transcript
 from congruence.ingest import media as m
 from congruence.ingest.turns import assign_roles
 cfg = AnalysisConfig()

@@ -1,5 +1,7 @@
 """Crash-safe files: atomic writes and an append-only JSONL store of finished work.
 
+Reading tables is the turn-table contract's job (:mod:`congruence.table`).
+
 A killed run must lose nothing already computed and must never leave a half-written file that
 looks complete: results are appended one record per line and fsync'ed; final outputs are written
 to a temporary name in the same folder and renamed over the target.
@@ -110,43 +112,3 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, np.ndarray):
         return o.tolist()
     return str(o)
-
-
-def read_table(path: str | os.PathLike[str]) -> Any:
-    """A table from CSV, TSV, JSON (records), JSON Lines or Parquet, chosen by suffix, as a DataFrame.
-
-    A folder written by ``congruence analyze`` (or a ``turns.parquet``) is read through the
-    turn-table contract (:func:`congruence.table.read`): its columns' provenance is kept in
-    ``df.attrs["provenance"]`` (column -> :class:`~congruence.provenance.Provenance`). Unreadable
-    or unknown files are a :class:`~congruence.errors.CongruenceError` that names the file.
-    """
-    import pandas as pd
-
-    from congruence import table as turn_table
-    from congruence.errors import CongruenceError
-
-    p = Path(path)
-    if p.is_dir() and (p / turn_table.TABLE_FILE).is_file():
-        p = p / turn_table.TABLE_FILE
-    if not p.is_file():
-        raise CongruenceError(f"Table not found: {p}.", "Check the path (a table or an analysis folder).")
-    suffix = p.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        read = turn_table.read(p)
-        read.table.attrs["provenance"] = read.provenance
-        return read.table
-    readers: dict[str, Callable[[Path], Any]] = {
-        ".csv": pd.read_csv,
-        ".tsv": lambda f: pd.read_csv(f, sep="\t"),
-        ".tab": lambda f: pd.read_csv(f, sep="\t"),
-        ".jsonl": lambda f: pd.read_json(f, lines=True),
-        ".json": pd.read_json,
-    }
-    if suffix not in readers:
-        raise CongruenceError(
-            f"Unsupported table format '{suffix}' ({p.name}).", "Use .csv, .tsv, .json, .jsonl or .parquet."
-        )
-    try:
-        return readers[suffix](p)
-    except (ValueError, OSError) as e:
-        raise CongruenceError(f"Could not read {p}: {e}.", "Check that the file is a valid table.") from e

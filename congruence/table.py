@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -299,6 +299,41 @@ def read(path: str | os.PathLike[str]) -> TurnTable:
     return TurnTable(root=root, table=table, provenance=provenance, summary=summary, problems=problems)
 
 
+def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """A table from CSV, TSV, JSON (records), JSON Lines or Parquet, chosen by suffix, as a DataFrame.
+
+    For the stages that take any table (responses, ratings). A folder written by ``congruence
+    analyze`` stands for its ``turns.parquet``; a Parquet file is read with :func:`read`, so the
+    columns' provenance is kept in ``df.attrs["provenance"]`` (column -> Provenance). Unreadable or
+    unknown files are a :class:`~congruence.errors.CongruenceError` that names the file.
+    """
+    p = Path(path)
+    if p.is_dir() and (p / TABLE_FILE).is_file():
+        p = p / TABLE_FILE
+    if not p.is_file():
+        raise CongruenceError(f"Table not found: {p}.", "Check the path (a table or an analysis folder).")
+    suffix = p.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        analysis = read(p)
+        analysis.table.attrs["provenance"] = analysis.provenance
+        return analysis.table
+    readers: dict[str, Callable[[Path], pd.DataFrame]] = {
+        ".csv": pd.read_csv,
+        ".tsv": lambda f: pd.read_csv(f, sep="\t"),
+        ".tab": lambda f: pd.read_csv(f, sep="\t"),
+        ".jsonl": lambda f: pd.read_json(f, lines=True),
+        ".json": pd.read_json,
+    }
+    if suffix not in readers:
+        raise CongruenceError(
+            f"Unsupported table format '{suffix}' ({p.name}).", "Use .csv, .tsv, .json, .jsonl or .parquet."
+        )
+    try:
+        return readers[suffix](p)
+    except (ValueError, OSError) as e:
+        raise CongruenceError(f"Could not read {p}: {e}.", "Check that the file is a valid table.") from e
+
+
 # ------------------------------------------------------------------------------ discover
 
 
@@ -395,6 +430,7 @@ __all__ = [
     "read",
     "read_all",
     "read_corpus_manifest",
+    "read_table",
     "status_column",
     "undeclared",
     "write",

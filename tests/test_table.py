@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from congruence import table as T
 from congruence.errors import CongruenceError
-from congruence.io import read_table
 from congruence.provenance import Kind, Provenance
+from congruence.table import read_table
 
 
 def _table(session_id: str = "s1", n: int = 3) -> pd.DataFrame:

@@ -10,8 +10,8 @@ import pandas as pd
 import typer
 
 from congruence.errors import CongruenceError
-from congruence.io import read_table
 from congruence.provenance import Provenance
+from congruence.table import read_table
 
 
 def _options(pairs: list[str] | None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from congruence.errors import CongruenceError
-from congruence.io import read_table
+from congruence.table import read_table
 
 BACKEND_HELP = "smollm2 (embedded default), transformers, onnx, openai (HTTP), llamacpp."
 
