@@ -209,7 +209,9 @@ class FaceJob:
     batch_size: int = 1
 
     def inputs(self, turns: list[Turn]) -> Iterator[TurnInput]:
-        timed = sorted((t for t in turns if t.start is not None and t.end is not None), key=lambda t: t.start)
+        timed = sorted(
+            (t for t in turns if t.start is not None and t.end is not None), key=lambda t: t.start or 0.0
+        )
         for t in turns:
             if not self.has_video:
                 yield TurnInput(t, missing=MISSING_MEDIA_STATUS["face"])

@@ -24,7 +24,7 @@ from congruence.ingest import media as media_mod
 from congruence.ingest.transcripts import TRANSCRIPT_EXTS
 from congruence.io import JsonlStore, text_digest
 from congruence.pipeline.cache import CACHE_DIR, STORE_FILE, Source, open_source, unit_keys
-from congruence.pipeline.jobs import Analyzers, FaceJob, ModalityJobs, TextJob, VoiceJob
+from congruence.pipeline.jobs import Analyzers, FaceJob, ModalityJob, ModalityJobs, TextJob, VoiceJob
 from congruence.pipeline.turns import turns_from_asr, turns_from_transcript, with_roles
 from congruence.provenance import Kind, Provenance
 from congruence.schema import DialoguePair, Session
@@ -160,7 +160,7 @@ def analyze(
     untimed = [t for t in clients if t.start is None or t.end is None]
     if untimed and source.info is not None:
         warnings.append(f"{len(untimed)} client turn(s) have no times: only their words are analysed.")
-    jobs = {
+    jobs: dict[str, ModalityJob] = {
         "text": TextJob(analyzers),
         "voice": VoiceJob(analyzers, source.audio),
         "face": FaceJob(analyzers, config, source.path, source.has_video, out / "frames"),
