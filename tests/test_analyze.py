@@ -213,6 +213,7 @@ def test_two_hour_recording_is_streamed(tmp_path: Path) -> None:
     assert r.table["end"].iloc[-1] == pytest.approx(6312)
 
 
+@pytest.mark.slow
 def test_transcript_only_through_the_cli(tmp_path: Path) -> None:
     """`congruence analyze transcript.csv`: the text-only turn table, face and voice marked
     missing, a session id of our choosing, and a report that renders it."""
@@ -275,6 +276,7 @@ def test_truncated_mp4_warns_about_the_turns_it_lost(tmp_path: Path, wolfgang_vi
     assert list(t["face_status"]) == ["ok", "no_frames", "no_frames"]  # turn 1 is before the cut
 
 
+@pytest.mark.slow
 def test_truncated_flac_warns_and_a_rerun_from_the_cache_warns_again(tmp_path: Path) -> None:
     """The demo's real speech recording cut in half (FLAC declares its full length)."""
     from congruence.examples import DEMO_DIR
