@@ -58,6 +58,19 @@ def test_demo_writes_the_turn_table_summary_and_says_what_is_a_proxy(demo_run: P
 
 
 @pytest.mark.slow
+def test_the_declared_provenance_describes_the_written_table(demo_run: Path) -> None:
+    """What the stages declare before any work is what the analysis writes: every column with a
+    provenance is declared, with the same estimator and kind, and none is left unknown."""
+    from congruence.pipeline import declared_provenance
+
+    _, prov = load_table(demo_run / "turns.parquet")
+    declared = declared_provenance()
+    assert not [c for c, p in prov.items() if p.estimator == "unknown"]
+    assert set(prov) <= set(declared)
+    assert all((declared[c].estimator, declared[c].kind) == (p.estimator, p.kind) for c, p in prov.items())
+
+
+@pytest.mark.slow
 def test_demo_has_an_incongruent_and_a_congruent_turn(demo_run: Path) -> None:
     """Turn 1: 'I'm fine, everything is great' over a crying face; turn 2: happy words, smiling face."""
     t, _ = load_table(demo_run / "turns.parquet")

@@ -9,6 +9,6 @@
 """
 
 from congruence.pipeline.jobs import frame_times
-from congruence.pipeline.run import AnalysisResult, analyze, build_table, write_outputs
+from congruence.pipeline.run import AnalysisResult, analyze, build_table, declared_provenance, write_outputs
 
-__all__ = ["AnalysisResult", "analyze", "build_table", "frame_times", "write_outputs"]
+__all__ = ["AnalysisResult", "analyze", "build_table", "declared_provenance", "frame_times", "write_outputs"]

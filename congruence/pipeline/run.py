@@ -217,17 +217,32 @@ def analyze(
     return result
 
 
-def pair_provenance(table: pd.DataFrame, *, threshold: float) -> dict[str, Provenance]:
-    """Provenance of the incongruence columns of every modality pair (rule-based: proxies)."""
+def pair_provenance(table: pd.DataFrame | None = None, *, threshold: float) -> dict[str, Provenance]:
+    """Provenance of the incongruence columns of every modality pair (rule-based: proxies);
+    ``table`` (scored) says which pairs compared arousal only."""
     prov: dict[str, Provenance] = {}
+    arousal_only = table.attrs.get("arousal_only", []) if table is not None else []
     for name in turn_table.PAIR_NAMES:
         note = f"{name.replace('_', '-')} pair; rule on the modalities' valence/arousal estimates"
-        if name in table.attrs.get("arousal_only", []):
+        if name in arousal_only:
             note += " (arousal only: no valence estimate for one side)"
         prov[f"{name}_score"] = Provenance("ether-continuous-score", Kind.PROXY, note)
         prov[f"{name}_dissonance"] = Provenance(f"dissonance-indicator(T={threshold:g})", Kind.PROXY, note)
         prov[f"{name}_type"] = Provenance("ether-type-rules", Kind.PROXY, note)
     return prov
+
+
+def declared_provenance(config: AnalysisConfig | None = None) -> dict[str, Provenance]:
+    """The column -> provenance map an analysis with ``config`` declares, before any work: the
+    enabled analyzers' ``columns()`` (building them loads no model) and the pairs' columns.
+
+    For stages that need the table's columns up front (a detector's feature list, a corpus
+    schema) instead of keeping their own lists.
+    """
+    config = config or AnalysisConfig()
+    analyzers = Analyzers(config)
+    declared = [analyzers.get(m).columns() for m in analyzers.enabled()]
+    return turn_table.assemble_provenance(*declared, pair_provenance(threshold=config.incongruence.threshold))
 
 
 def truncation_warnings(source: Source, table: pd.DataFrame) -> tuple[dict[str, list[int]], list[str]]:
