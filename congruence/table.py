@@ -304,7 +304,8 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
 
     For the stages that take any table (responses, ratings). A folder written by ``congruence
     analyze`` stands for its ``turns.parquet``; a Parquet file is read with :func:`read`, so the
-    columns' provenance is kept in ``df.attrs["provenance"]`` (column -> Provenance). Unreadable or
+    columns' provenance is kept in ``df.attrs["provenance"]`` (column -> ``Provenance.as_dict()``,
+    so the frame can still be written to Parquet). Unreadable or
     unknown files are a :class:`~congruence.errors.CongruenceError` that names the file.
     """
     p = Path(path)
@@ -315,7 +316,8 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
     suffix = p.suffix.lower()
     if suffix in (".parquet", ".pq"):
         analysis = read(p)
-        analysis.table.attrs["provenance"] = analysis.provenance
+        # plain dicts: pandas writes ``attrs`` into Parquet metadata as JSON
+        analysis.table.attrs["provenance"] = {c: v.as_dict() for c, v in analysis.provenance.items()}
         return analysis.table
     readers: dict[str, Callable[[Path], pd.DataFrame]] = {
         ".csv": pd.read_csv,

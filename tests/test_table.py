@@ -102,7 +102,8 @@ def test_missing_summary_is_a_problem_not_an_error(tmp_path: Path) -> None:
 def test_io_read_table_keeps_provenance(tmp_path: Path) -> None:
     root = _analysis(tmp_path / "a")
     df = read_table(root)
-    assert df.attrs["provenance"]["text_valence"] == PROV["text_valence"]
+    assert df.attrs["provenance"]["text_valence"] == PROV["text_valence"].as_dict()
+    df.to_parquet(tmp_path / "again.parquet")  # pandas writes attrs as JSON: they must serialise
 
 
 def test_write_needs_the_index_columns(tmp_path: Path) -> None:
