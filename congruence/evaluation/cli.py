@@ -275,9 +275,7 @@ def register(app: typer.Typer) -> None:
             ],
             ignore_index=True,
         )
-        md = "\n".join(
-            T.to_markdown(T.format_system_vs_baseline(svb[svb["baseline"] == b])) for b in rest
-        )
+        md = "\n".join(T.to_markdown(T.format_system_vs_baseline(svb[svb["baseline"] == b])) for b in rest)
         svb.to_csv(out / "system_vs_baseline.csv", index=False)
         (out / "system_vs_baseline.md").write_text(md, encoding="utf-8")
         written += [out / "system_vs_baseline.csv", out / "system_vs_baseline.md"]

@@ -181,3 +181,19 @@ LEXICON_NAMES = (
 def load_all(directory: Path | None = None) -> dict[str, Lexicon]:
     """Every lexicon the PCT metrics use, keyed by file stem."""
     return {n: load_lexicon(n, directory) for n in LEXICON_NAMES}
+
+
+_WORD = re.compile(r"[a-z][a-z']*")
+
+
+def _stem(word: str) -> str:
+    # crude suffix stripping so that "argue" / "arguing" / "argued" meet; fast, no model
+    for suf in ("ing", "ed", "es", "s", "ly"):
+        if word.endswith(suf) and len(word) - len(suf) >= 3:
+            return word[: -len(suf)].rstrip("e")
+    return word.rstrip("e") if len(word) > 3 else word
+
+
+def content_words(text: str, stopwords: frozenset[str]) -> list[str]:
+    """Lower-case word tokens of ``text`` that are not stopwords and longer than two letters."""
+    return [w for w in _WORD.findall(normalize(text)) if w not in stopwords and len(w) > 2]
