@@ -6,6 +6,9 @@
   the reference sentences in ``congruence/data/pct/reference_sentences.txt`` (client talk,
   counsellor replies and everyday sentences), so the rescaled scores say "more similar than two
   unrelated sentences of this register".
+- Mirroring baseline: mean and SD of the client-response similarity (MiniLM cosine, lexical
+  overlap) of random unrelated pairs, the reference of the off-topic penalty
+  (:func:`congruence.evaluation.degeneracy.off_topic_penalty`).
 - Congruence concept baseline: the mean and SD of the cosine between a sentence's mean word vector
   and the congruence concept centroid over the same sentences (see
   :func:`congruence.evaluation.pct.concept_similarity_percentile`).
@@ -92,12 +95,31 @@ def compute_congruence_baseline(sentences: Sequence[str], *, source: str = "glov
     return {"mean": float(cos.mean()), "std": float(cos.std(ddof=1)), "n": int(cos.size)}
 
 
+def compute_mirroring_baseline(sentences: Sequence[str], *, n_pairs: int = 4000, seed: int = 0) -> dict:
+    """Mean and SD of both mirroring similarities over random pairs of unrelated sentences.
+
+    The reference point of the off-topic penalty (:func:`congruence.evaluation.degeneracy.off_topic_penalty`).
+    """
+    from congruence.evaluation.embeddings import SentenceEncoder
+    from congruence.evaluation.pct import lexical_mirroring
+
+    idx = random_pairs(len(sentences), n_pairs, seed)
+    emb = SentenceEncoder().encode(list(sentences))
+    cos = np.sum(emb[idx[:, 0]] * emb[idx[:, 1]], axis=1)
+    stop = frozenset(read_words("stopwords"))
+    lex = np.array([lexical_mirroring(sentences[a], sentences[b], stop) for a, b in idx])
+    return {
+        name: {"mean": float(v.mean()), "std": float(v.std(ddof=1)), "n": int(v.size)}
+        for name, v in (("minilm", cos), ("lexical", lex))
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover - maintenance script
     from congruence.evaluation.bertscore import BASELINE_DIR, minilm_baseline_path
     from congruence.evaluation.pct import minilm_path
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("which", choices=["bertscore", "congruence", "all"])
+    ap.add_argument("which", choices=["bertscore", "congruence", "mirroring", "all"])
     ap.add_argument("--pairs", type=int, default=4000)
     args = ap.parse_args(argv)
     sents = reference_sentences()
@@ -115,6 +137,17 @@ def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover - maint
             "mean/std of the concept cosine over reference_sentences.txt; regenerate with "
             "`python -m congruence.evaluation.baselines congruence`"
         )  # type: ignore[assignment]
+        path.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+        print(json.dumps(out, indent=1))
+
+    if args.which in ("mirroring", "all"):
+        out = compute_mirroring_baseline(sents, n_pairs=args.pairs)
+        out["_note"] = (
+            "mean/std of the mirroring similarity (all-MiniLM-L6-v2 cosine; lexical overlap) of random "
+            "pairs of distinct reference_sentences.txt; regenerate with "
+            "`python -m congruence.evaluation.baselines mirroring`"
+        )  # type: ignore[assignment]
+        path = LEXICON_DIR / "mirroring_baseline.json"
         path.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
         print(json.dumps(out, indent=1))
 

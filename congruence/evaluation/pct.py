@@ -27,6 +27,12 @@ import numpy as np
 import pandas as pd
 
 from congruence.errors import CongruenceError
+from congruence.evaluation.degeneracy import (
+    OFF_TOPIC_LEXICAL_WEIGHT,
+    Degeneracy,
+    degeneracy,
+    mirroring_baseline,
+)
 from congruence.evaluation.embeddings import (  # noqa: F401 - re-exported: the public names of this module
     SentenceEncoder,
     WordVectors,
@@ -45,7 +51,7 @@ from congruence.evaluation.lexicon import (
 )
 from congruence.provenance import Kind, Provenance
 
-PCT_VERSION = "pct-v1"
+PCT_VERSION = "pct-v2"  # v2: the degeneracy factor on EA, RE and PCT Adherence
 
 # --- constants of the formulas (documented in docs/metrics.md) ---------------------------------
 WORD_BUDGET = 50  # E-THER's prompt asks for 1-2 sentences; ~50 words is two long sentences
@@ -324,13 +330,31 @@ class PCTScores:
     pct_adherence: float | None
     mirroring_similarity: float | None
     congruence_similarity: float | None
+    degeneracy: float | None
+    degeneracy_reasons: str | None
     status: str
 
 
 def score_counts(
-    counts: MarkerCounts, *, mirroring: float | None, concept_similarity: float | None
+    counts: MarkerCounts,
+    *,
+    mirroring: float | None,
+    concept_similarity: float | None,
+    penalty: Degeneracy | None = None,
 ) -> PCTScores:
-    """Apply every formula to one response's counts (pure; no model)."""
+    """Apply every formula to one response's counts (pure; no model).
+
+    ``penalty`` (:func:`congruence.evaluation.degeneracy.degeneracy`) scales the three metrics that
+    must not prefer junk to a reply:
+
+    .. math::
+
+        EA = g \\cdot EA_0, \\quad RE = g \\cdot RE_0, \\quad PCTA = g \\cdot (R + EA_0 + TC) / 3
+
+    with ``g = prod(1 - p_i)`` (1 without a penalty, the formulas of pct-v1). The other metrics
+    keep their definitions; ``degeneracy = 1 - g``.
+    """
+    g = penalty.factor if penalty is not None else 1.0
     ea = empathic_authenticity(counts.natural, counts.engagement, counts.performative)
     tc = therapeutic_concision(
         counts.clarity,
@@ -344,18 +368,20 @@ def score_counts(
     upr = unconditional_positive_regard(counts.acceptance, counts.directive)
     cg = therapeutic_congruence(counts.authenticity, concept_similarity)
     rogers = rogers_core_conditions(eu, upr, cg)
-    re_ = None if mirroring is None else responsive_engagement(counts.situational, mirroring)
+    re_ = None if mirroring is None else g * responsive_engagement(counts.situational, mirroring)
     return PCTScores(
-        empathic_authenticity=ea,
+        empathic_authenticity=g * ea,
         responsive_engagement=re_,
         therapeutic_concision=tc,
         empathic_understanding=eu,
         unconditional_positive_regard=upr,
         therapeutic_congruence=cg,
         rogers_core_conditions=rogers,
-        pct_adherence=pct_adherence(rogers, ea, tc),
+        pct_adherence=g * pct_adherence(rogers, ea, tc),
         mirroring_similarity=mirroring,
         congruence_similarity=concept_similarity,
+        degeneracy=1.0 - g,
+        degeneracy_reasons=penalty.reasons if penalty is not None else "",
         status="ok" if mirroring is not None else "no_client_utterance",
     )
 
@@ -437,6 +463,10 @@ class PCTScorer:
         )
         self._vectors = WordVectors(source=word_vectors) if word_vectors != "none" else None
         self._encoder_name = Path(encoder_path).name if encoder_path else "all-MiniLM-L6-v2"
+        # the off-topic reference is measured for the packaged MiniLM and the lexical overlap only
+        self._mirroring_baseline = (
+            mirroring_baseline(similarity) if similarity == "lexical" or encoder_path is None else None
+        )
 
     def config(self) -> dict[str, Any]:
         return {
@@ -474,6 +504,14 @@ class PCTScorer:
                 f"{vec} concept centroid" if vec else "none",
                 Kind.PROXY,
                 "percentile of the concept cosine against reference sentences",
+            ),
+            "degeneracy": Provenance(
+                f"{PCT_VERSION} degeneracy",
+                Kind.MEASUREMENT,
+                "1 - g: repetition, echo of the client, role talk, scaffolding, length, directive, off-topic",
+            ),
+            "degeneracy_reasons": Provenance(
+                f"{PCT_VERSION} degeneracy", Kind.MEASUREMENT, "the penalties that fired, ';'-separated"
             ),
             "pct_status": Provenance(
                 PCT_VERSION, Kind.MEASUREMENT, "ok / no_client_utterance / empty_response"
@@ -532,7 +570,21 @@ class PCTScorer:
                 rows.append(row)
                 continue
             c = count_markers(responses[i], self.lexicons)  # type: ignore[arg-type]
-            s = score_counts(c, mirroring=mirror.get(i), concept_similarity=concept[i])
+            if c.n_words == 0:  # punctuation only: nothing to score
+                row = dict.fromkeys(self.columns(), None)
+                row["pct_status"] = "empty_response"
+                rows.append(row)
+                continue
+            pen = degeneracy(
+                responses[i],  # type: ignore[arg-type]
+                clients[i],
+                n_words=c.n_words,
+                directive=c.directive,
+                similarity=mirror.get(i),
+                baseline=self._mirroring_baseline,
+                off_topic_weight=OFF_TOPIC_LEXICAL_WEIGHT if self._encoder is None else 1.0,
+            )
+            s = score_counts(c, mirroring=mirror.get(i), concept_similarity=concept[i], penalty=pen)
             row = {f.name: getattr(s, f.name) for f in fields(s) if f.name != "status"}
             row["pct_status"] = s.status
             row.update(
@@ -544,7 +596,7 @@ class PCTScorer:
             )
             rows.append(row)
         out = pd.DataFrame(rows, columns=list(self.columns()))
-        for col in (*METRIC_COLUMNS, "mirroring_similarity", "congruence_similarity"):
+        for col in (*METRIC_COLUMNS, "mirroring_similarity", "congruence_similarity", "degeneracy"):
             out[col] = out[col].astype("Float64")
         for col in COUNT_COLUMNS:
             out[col] = out[col].astype("Int64")

@@ -60,7 +60,6 @@ KNOWN_DISAGREEMENTS: dict[tuple[str, str, str], set[str]] = {
     ("therapeutic_congruence", "reflective", "performative"): {
         "dog", "exam", "kids", "mother", "move", "promotion", "sister",
     },
-    ("pct_adherence", "reflective", "generic"): {"exam", "promotion"},
 }  # fmt: skip
 
 # expectations that fail even on the mean over the eight cases
