@@ -10,7 +10,7 @@ import pandas as pd
 import typer
 
 from congruence.errors import CongruenceError
-from congruence.provenance import Provenance
+from congruence.evaluation.suite import EvaluationSuite, load_responses, summarize
 from congruence.table import read_table
 
 
@@ -27,55 +27,6 @@ def _options(pairs: list[str] | None) -> dict[str, Any]:
     return out
 
 
-def _summary(scores: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
-    from congruence.evaluation import stats
-
-    rows = []
-    for m in metrics:
-        v = pd.to_numeric(scores[m], errors="coerce").dropna()
-        if v.empty:
-            rows.append({"metric": m, "mean": float("nan"), "sd": float("nan"), "n": 0})
-            continue
-        s = stats.describe(v.to_numpy(dtype=float))
-        rows.append({"metric": m, "mean": s.mean, "sd": s.sd, "n": s.n})
-    return pd.DataFrame(rows)
-
-
-def evaluate_table(
-    table: pd.DataFrame,
-    *,
-    client_col: str | None = None,
-    response_col: str | None = None,
-    similarity: str = "minilm",
-    word_vectors: str = "glove",
-    bertscore: bool = True,
-    bertscore_model: str = "auto",
-    bertscore_layers: int | None = None,
-    judge: Any = None,
-) -> tuple[pd.DataFrame, dict[str, Provenance]]:
-    """Score a responses table: the input columns plus PCT, BERTScore and judge columns, with provenance."""
-    from congruence.evaluation.pct import PCTScorer
-
-    scorer = PCTScorer(similarity=similarity, word_vectors=word_vectors)  # type: ignore[arg-type]
-    clash = [c for c in scorer.columns() if c in table.columns]
-    if clash:
-        raise CongruenceError(
-            f"The input already has score columns {clash}.", "Evaluate the raw responses, not a scored table."
-        )
-    parts = [table, scorer.score(table, client_col=client_col, response_col=response_col)]
-    prov = dict(scorer.columns())
-    if bertscore:
-        from congruence.evaluation.bertscore import BERTScore
-
-        bs = BERTScore(model=bertscore_model, num_layers=bertscore_layers)
-        parts.append(bs.score_table(table, client_col=client_col, response_col=response_col))
-        prov.update(bs.columns())
-    if judge is not None:
-        parts.append(judge.rate_table(table, client_col=client_col, response_col=response_col))
-        prov.update(judge.columns())
-    return pd.concat(parts, axis=1), prov
-
-
 def register(app: typer.Typer) -> None:
     """Add the ``evaluate`` and ``compare`` commands to the main app."""
     from congruence.cli import user_errors
@@ -86,8 +37,9 @@ def register(app: typer.Typer) -> None:
         responses: Annotated[
             Path,
             typer.Argument(
-                help="Table of responses (.csv/.tsv/.json/.jsonl/.parquet) with "
-                "a response column and a client utterance column."
+                help="Responses: an analysis folder or turns.parquet with replies, the JSONL of "
+                "`congruence respond --out`, or a table (.csv/.tsv/.json/.jsonl/.parquet) with a "
+                "response column and a client utterance column."
             ),
         ],
         out: Annotated[Path | None, typer.Option(help="Output folder (default: <RESPONSES>-eval).")] = None,
@@ -110,6 +62,13 @@ def register(app: typer.Typer) -> None:
         bertscore_layers: Annotated[
             int | None, typer.Option(help="Layer for BERTScore (default: documented).")
         ] = None,
+        include_failed: Annotated[
+            bool,
+            typer.Option(
+                help="Also score replies whose response_status is not 'generated' (failed, safe "
+                "message); by default they are skipped and counted."
+            ),
+        ] = False,
         judge: Annotated[
             str | None, typer.Option(help="LLM judge backend name (e.g. smollm2, openai).")
         ] = None,
@@ -141,7 +100,26 @@ def register(app: typer.Typer) -> None:
                 "--human-ratings needs --judge: it correlates the judge's ratings with the experts'.",
                 "Add e.g. --judge openai --judge-opt base_url=... --judge-opt model=...",
             )
-        table = read_table(responses)
+        loaded = load_responses(
+            responses, response_col=response_col, client_col=client_col, include_failed=include_failed
+        )
+        if loaded.n_skipped:
+            detail = ", ".join(f"{n} {k}" for k, n in sorted(loaded.skipped.items()))
+            typer.echo(
+                f"Skipped {loaded.n_skipped} replies that are not 'generated' ({detail}); "
+                "--include-failed scores them too."
+            )
+        if loaded.client_col is None:
+            typer.echo(
+                "No client utterance column: Responsive Engagement and BERTScore are left empty "
+                "(pass --client-col, or evaluate the turn table / analysis folder instead of respond --out)."
+            )
+        if loaded.table.empty:
+            raise CongruenceError(
+                f"No replies to score in {responses} ({loaded.n_skipped} skipped).",
+                "Pass --include-failed to score failed replies, or check the file.",
+            )
+        table = loaded.table
         human = read_table(human_ratings) if human_ratings is not None else None
         judge_obj = None
         if judge:
@@ -149,17 +127,16 @@ def register(app: typer.Typer) -> None:
             from congruence.registry import create
 
             judge_obj = LLMJudge(backend=create("generation.backend", judge, **_options(judge_opt)))
-        scores, prov = evaluate_table(
-            table,
-            client_col=client_col,
-            response_col=response_col,
+        suite = EvaluationSuite(
             similarity=similarity,
             word_vectors=word_vectors,
-            bertscore=bertscore,
+            bertscore=bertscore and loaded.client_col is not None,
             bertscore_model=bertscore_model,
             bertscore_layers=bertscore_layers,
             judge=judge_obj,
         )
+        scores = suite.score(table, client_col=loaded.client_col, response_col=loaded.response_col)
+        prov = suite.columns()
         agreement = None
         if human is not None:
             from congruence.evaluation.judge import judge_human_correlation
@@ -174,11 +151,12 @@ def register(app: typer.Typer) -> None:
             agreement = judge_human_correlation(scores, human, on=keys)
         from congruence.evaluation.tables import to_markdown
 
-        folder = out or responses.with_name(responses.stem + "-eval")
+        base = responses.parent / responses.name if responses.is_dir() else responses.with_suffix("")
+        folder = out or base.with_name(base.name + "-eval")
         folder.mkdir(parents=True, exist_ok=True)
         scores.to_csv(folder / "scores.csv", index=False)
         numeric = [c for c, p in prov.items() if not c.endswith("status") and not c.startswith("n_")]
-        summary = _summary(scores, numeric)
+        summary = summarize(scores, numeric)
         summary.to_csv(folder / "summary.csv", index=False)
         (folder / "summary.md").write_text(to_markdown(summary), encoding="utf-8")
         (folder / "provenance.json").write_text(

@@ -614,7 +614,7 @@ class PCTScorer:
         if rcol is None:
             raise CongruenceError(
                 "The table has no response column.",
-                f"Name it one of {', '.join(RESPONSE_ALIASES)} or pass response_col=.",
+                f"Name it one of {', '.join(RESPONSE_ALIASES)} or pass response_col= (CLI: --response-col).",
             )
         ccol = _pick(list(table.columns), client_col, CLIENT_ALIASES, "client utterance")
         responses = [r if isinstance(r, str) else None for r in table[rcol].tolist()]

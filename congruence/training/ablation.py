@@ -14,9 +14,10 @@ condition           change                                       E-THER
 
 Every condition trains with the same seed, data and hyper-parameters, then replies to the
 held-out (eval) instances with the training prompt, and the replies are scored with the
-evaluation suite (:class:`congruence.evaluation.pct.PCTScorer`, BERTScore against the client
-utterance). :func:`congruence.evaluation.tables.ablation_table` compares each condition with the
-full method on the same items (paired t-test on ``pair_id``, Cohen's d_av, % change of the mean).
+evaluation suite (:class:`congruence.evaluation.suite.EvaluationSuite`: PCT metrics, BERTScore
+against the client utterance). :func:`congruence.evaluation.tables.ablation_table` compares each
+condition with the full method on the same items (paired t-test on ``pair_id``, Cohen's d_av, %
+change of the mean).
 
 Output folder (``ablation.output_dir``, default ``<train.output_dir>/ablation``)::
 
@@ -115,35 +116,28 @@ def reply_table(items: list[dict[str, Any]], replies: list[str]) -> pd.DataFrame
 
 
 class Scorer:
-    """The evaluation suite, loaded once for every condition: PCT metrics (+ BERTScore)."""
+    """The evaluation suite (:class:`congruence.evaluation.suite.EvaluationSuite`), loaded once for
+    every condition: PCT metrics (+ BERTScore) on the ``client`` / ``response`` columns."""
 
     def __init__(self, cfg: Config) -> None:
-        from congruence.evaluation.pct import PCTScorer
+        from congruence.evaluation.suite import EvaluationSuite
 
         a = cfg.ablation
-        self.pct = PCTScorer(similarity=a.similarity, word_vectors=a.word_vectors)  # type: ignore[arg-type]
-        self.bertscore = None
-        if a.bertscore:
-            from congruence.evaluation.bertscore import BERTScore
-
-            self.bertscore = BERTScore(model=a.bertscore_model)
+        self.suite = EvaluationSuite(
+            similarity=a.similarity,
+            word_vectors=a.word_vectors,
+            bertscore=a.bertscore,
+            bertscore_model=a.bertscore_model,
+        )
 
     def metrics(self) -> list[str]:
-        from congruence.evaluation.pct import HEADLINE_METRICS
-
-        return [*HEADLINE_METRICS, *(["bertscore_f1"] if self.bertscore is not None else [])]
+        return self.suite.metrics()
 
     def provenance(self) -> dict[str, Any]:
-        cols = dict(self.pct.columns())
-        if self.bertscore is not None:
-            cols.update(self.bertscore.columns())
-        return {c: p.as_dict() for c, p in cols.items()}
+        return {c: p.as_dict() for c, p in self.suite.columns().items()}
 
     def score(self, replies: pd.DataFrame) -> pd.DataFrame:
-        parts = [replies, self.pct.score(replies, client_col="client", response_col="response")]
-        if self.bertscore is not None:
-            parts.append(self.bertscore.score_table(replies, client_col="client", response_col="response"))
-        return pd.concat(parts, axis=1)
+        return self.suite.score(replies, client_col="client", response_col="response")
 
 
 def _free(res: Any) -> None:
