@@ -269,10 +269,15 @@ def register(app: typer.Typer) -> None:
         anova, tukey = T.anova_tukey(frames, metrics=chosen)
         written += T.write_table(anova, out / "anova")
         written += T.write_table(tukey, out / "tukey")
-        written.append(
-            T.effect_size_plot(
-                abl, out / "effect_sizes.png", title=f"Effect sizes against {first} (Cohen's d)"
+        if abl["cohens_d"].notna().any():
+            written.append(
+                T.effect_size_plot(
+                    abl,
+                    out / "effect_sizes.png",
+                    title=f"Cohen's d of {first} against each condition (> 0: {first} higher)",
+                )
             )
-        )
+        else:
+            typer.echo("No effect size is defined (see the note column): effect_sizes.png not written.")
         typer.echo(T.to_markdown(T.format_ablation(abl)))
         typer.echo("Wrote " + ", ".join(str(p) for p in written))

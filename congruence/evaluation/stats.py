@@ -7,15 +7,19 @@ kappa for its expert validation (Table II). The interventions paper
 kappa between raters, and Pearson / Spearman / Kendall correlations of LLM-judge and expert ratings
 (Table 3).
 
-Every statistic is computed here from its formula (numpy, with scipy only for distribution
-functions and ranks); the tests compare each against scipy, statsmodels or pingouin on real data.
-Missing values (NaN) are dropped (pairwise for paired data). p-values are two-sided unless an
-``alternative`` argument says otherwise.
+Tests, correlations and agreement come from scipy, statsmodels and scikit-learn behind small typed
+results; the formulas they compute are in each docstring. Only what those libraries lack is written
+here (Cohen's d, eta squared, the correlation CIs of Bonett-Wright and Fieller). The tests compare
+each against a second implementation (pingouin, statsmodels) on real data. Missing values (NaN) are
+dropped (pairwise for paired data). p-values are two-sided unless an ``alternative`` argument says
+otherwise. A statistic that is undefined on the data (no variance, one label) is NaN, and the
+result's ``note`` says why; nothing raises for it.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -49,18 +53,6 @@ def _paired(a: ArrayLike, b: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
 def _need(n: int, k: int, what: str) -> None:
     if n < k:
         raise CongruenceError(f"{what} needs at least {k} values, got {n}.", "Score more items.")
-
-
-def _p_from_t(t: float, df: float, alternative: Alternative) -> float:
-    if alternative == "two-sided":
-        return float(2 * sps.t.sf(abs(t), df))
-    if alternative == "greater":
-        return float(sps.t.sf(t, df))
-    return float(sps.t.cdf(t, df))
-
-
-def _p_from_z(z: float) -> float:
-    return float(2 * sps.norm.sf(abs(z)))
 
 
 @dataclass(frozen=True)
@@ -98,9 +90,15 @@ def percent_change(value: float, reference: float) -> float:
 
 
 # --- t-tests ---------------------------------------------------------------------------------------
+NO_VARIANCE = "no variance: every value (or difference) is the same, so the statistic is undefined"
+
+
 @dataclass(frozen=True)
 class TTestResult:
-    """A t-test: statistic, degrees of freedom, p-value, mean difference (a - b) and its CI."""
+    """A t-test: statistic, degrees of freedom, p-value, mean difference (a - b) and its CI.
+
+    ``note`` says why the statistic is NaN when it is (e.g. no variance), else ``""``.
+    """
 
     statistic: float
     df: float
@@ -109,45 +107,49 @@ class TTestResult:
     ci_low: float
     ci_high: float
     method: str
+    note: str = ""
+
+
+def _ttest_result(res: object, m: float, df: float, confidence: float, method: str) -> TTestResult:
+    t = float(res.statistic)  # type: ignore[attr-defined]
+    if not np.isfinite(t):
+        nan = float("nan")
+        return TTestResult(nan, float(df), nan, m, nan, nan, method, NO_VARIANCE)
+    ci = res.confidence_interval(confidence)  # type: ignore[attr-defined]
+    return TTestResult(t, float(df), float(res.pvalue), m, float(ci.low), float(ci.high), method)  # type: ignore[attr-defined]
 
 
 def paired_ttest(
     a: ArrayLike, b: ArrayLike, *, alternative: Alternative = "two-sided", confidence: float = 0.95
 ) -> TTestResult:
-    """Paired (dependent) t-test on ``d = a - b``: ``t = mean(d) / (sd(d) / sqrt(n))``, ``df = n - 1``."""
+    """Paired (dependent) t-test on ``d = a - b``: ``t = mean(d) / (sd(d) / sqrt(n))``, ``df = n - 1``.
+
+    scipy ``ttest_rel``; NaN with a note when every difference is the same.
+    """
     x, y = _paired(a, b)
-    d = x - y
-    n = d.size
-    _need(n, 2, "paired t-test")
-    m, sd = float(d.mean()), float(d.std(ddof=1))
-    se = sd / math.sqrt(n)
-    df = n - 1
-    t = m / se if se > 0 else math.copysign(math.inf, m) if m != 0 else float("nan")
-    crit = float(sps.t.ppf(0.5 + confidence / 2, df))
-    return TTestResult(
-        t, float(df), _p_from_t(t, df, alternative), m, m - crit * se, m + crit * se, "paired t-test"
-    )
+    _need(x.size, 2, "paired t-test")
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = sps.ttest_rel(x, y, alternative=alternative)
+    return _ttest_result(res, float((x - y).mean()), x.size - 1, confidence, "paired t-test")
 
 
 def welch_ttest(
     a: ArrayLike, b: ArrayLike, *, alternative: Alternative = "two-sided", confidence: float = 0.95
 ) -> TTestResult:
-    """Welch's unequal-variance t-test.
+    """Welch's unequal-variance t-test (scipy ``ttest_ind(equal_var=False)``).
 
     ``t = (m_a - m_b) / sqrt(v_a / n_a + v_b / n_b)`` with Welch-Satterthwaite
-    ``df = (v_a/n_a + v_b/n_b)^2 / ((v_a/n_a)^2/(n_a-1) + (v_b/n_b)^2/(n_b-1))``.
+    ``df = (v_a/n_a + v_b/n_b)^2 / ((v_a/n_a)^2/(n_a-1) + (v_b/n_b)^2/(n_b-1))``; NaN with a note
+    when both samples are constant.
     """
     x, y = _vec(a), _vec(b)
     _need(min(x.size, y.size), 2, "Welch's t-test")
-    va, vb = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
-    se = math.sqrt(va + vb)
-    m = float(x.mean() - y.mean())
-    df = (va + vb) ** 2 / (va**2 / (x.size - 1) + vb**2 / (y.size - 1))
-    t = m / se
-    crit = float(sps.t.ppf(0.5 + confidence / 2, df))
-    return TTestResult(
-        t, float(df), _p_from_t(t, df, alternative), m, m - crit * se, m + crit * se, "Welch t-test"
-    )
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = sps.ttest_ind(x, y, equal_var=False, alternative=alternative)
+    df = float(getattr(res, "df", float("nan")))
+    return _ttest_result(res, float(x.mean() - y.mean()), df, confidence, "Welch t-test")
 
 
 # --- Wilcoxon signed-rank --------------------------------------------------------------------------
@@ -163,16 +165,6 @@ class WilcoxonResult:
     z: float | None
 
 
-def _wilcoxon_null_pmf(n: int) -> np.ndarray:
-    # counts of subsets of {1..n} by rank sum: the exact null distribution of W+ (no ties)
-    total = n * (n + 1) // 2
-    counts = np.zeros(total + 1)
-    counts[0] = 1.0
-    for k in range(1, n + 1):
-        counts[k:] = counts[k:] + counts[:-k].copy()
-    return counts / counts.sum()
-
-
 def wilcoxon_signed_rank(
     a: ArrayLike,
     b: ArrayLike,
@@ -180,10 +172,10 @@ def wilcoxon_signed_rank(
     method: Literal["auto", "exact", "asymptotic"] = "auto",
     correction: bool = False,
 ) -> WilcoxonResult:
-    """Wilcoxon signed-rank test of ``d = a - b`` (zeros dropped, Wilcox's convention).
+    """Wilcoxon signed-rank test of ``d = a - b`` (zeros dropped, Wilcox's convention; scipy ``wilcoxon``).
 
     ``W+ = sum of ranks of |d| where d > 0`` (average ranks for ties). ``exact``: the null
-    distribution of ``W+`` by counting rank subsets (no ties); ``asymptotic``:
+    distribution of ``W+`` (no ties); ``asymptotic``:
     ``z = (W+ - n(n+1)/4) / sqrt(n(n+1)(2n+1)/24 - sum(t^3 - t)/48)``, optionally with a continuity
     correction of 0.5. ``auto`` uses exact for n <= 50 without ties or zeros, else asymptotic.
     """
@@ -195,31 +187,21 @@ def wilcoxon_signed_rank(
     _need(n, 1, "Wilcoxon signed-rank test")
     ranks = sps.rankdata(np.abs(d))
     w_plus, w_minus = float(ranks[d > 0].sum()), float(ranks[d < 0].sum())
-    _, tie_counts = np.unique(np.abs(d), return_counts=True)
-    has_ties = bool(np.any(tie_counts > 1))
+    has_ties = bool(np.any(np.unique(np.abs(d), return_counts=True)[1] > 1))
     if method == "auto":
         method = "exact" if (n <= 50 and not has_ties and n_zero == 0) else "asymptotic"
-    if method == "exact":
-        pmf = _wilcoxon_null_pmf(n)
-        cdf = np.cumsum(pmf)
-        w = math.floor(w_plus)  # W+ is an integer without ties
-        lo = float(cdf[w])  # P(W+ <= w)
-        hi = float(1.0 - cdf[w - 1]) if w >= 1 else 1.0  # P(W+ >= w)
-        p = min(1.0, 2 * min(lo, hi))
-        return WilcoxonResult(min(w_plus, w_minus), w_plus, p, n, "exact", None)
-    mean = n * (n + 1) / 4
-    var = n * (n + 1) * (2 * n + 1) / 24 - float(np.sum(tie_counts**3 - tie_counts)) / 48
-    se = math.sqrt(var)
-    diff = w_plus - mean
-    if correction:
-        diff -= math.copysign(0.5, diff) if diff != 0 else 0.0
-    z = diff / se
-    return WilcoxonResult(min(w_plus, w_minus), w_plus, _p_from_z(z), n, "asymptotic", -abs(z))
+    res = sps.wilcoxon(
+        d, zero_method="wilcox", correction=correction, method="exact" if method == "exact" else "approx"
+    )
+    z = float(res.zstatistic) if method == "asymptotic" else None  # type: ignore[attr-defined]
+    return WilcoxonResult(min(w_plus, w_minus), w_plus, float(res.pvalue), n, method, z)
 
 
 # --- effect sizes ----------------------------------------------------------------------------------
 def cohens_d(a: ArrayLike, b: ArrayLike) -> float:
-    """Cohen's d of independent samples with the pooled SD.
+    """Cohen's d of independent samples with the pooled SD (NaN when both samples are constant).
+
+    Sign: ``d > 0`` when ``a`` scores higher (the convention of every table, docs/metrics.md).
 
     ``d = (m_a - m_b) / sqrt(((n_a - 1) s_a^2 + (n_b - 1) s_b^2) / (n_a + n_b - 2))``
 
@@ -229,7 +211,7 @@ def cohens_d(a: ArrayLike, b: ArrayLike) -> float:
     x, y = _vec(a), _vec(b)
     _need(min(x.size, y.size), 2, "Cohen's d")
     pooled = ((x.size - 1) * x.var(ddof=1) + (y.size - 1) * y.var(ddof=1)) / (x.size + y.size - 2)
-    return float((x.mean() - y.mean()) / math.sqrt(pooled))
+    return _ratio(float(x.mean() - y.mean()), math.sqrt(pooled))
 
 
 def cohens_d_paired(a: ArrayLike, b: ArrayLike, *, method: Literal["av", "z"] = "av") -> float:
@@ -242,8 +224,13 @@ def cohens_d_paired(a: ArrayLike, b: ArrayLike, *, method: Literal["av", "z"] = 
     _need(x.size, 2, "paired Cohen's d")
     diff = x - y
     if method == "z":
-        return float(diff.mean() / diff.std(ddof=1))
-    return float(diff.mean() / math.sqrt((x.var(ddof=1) + y.var(ddof=1)) / 2))
+        return _ratio(float(diff.mean()), float(diff.std(ddof=1)))
+    return _ratio(float(diff.mean()), math.sqrt((x.var(ddof=1) + y.var(ddof=1)) / 2))
+
+
+def _ratio(num: float, sd: float) -> float:
+    # an effect size without variance is undefined (NaN), not infinite; callers report NO_VARIANCE
+    return num / sd if sd > 0 else float("nan")
 
 
 # --- ANOVA and Tukey HSD --------------------------------------------------------------------------
@@ -258,6 +245,7 @@ class AnovaResult:
     eta_squared: float
     ss_between: float
     ss_within: float
+    note: str = ""
 
     def format(self) -> str:
         return f"F({self.df_between}, {self.df_within}) = {self.f:.2f}, p = {self.p_value:.3g}"
@@ -276,11 +264,12 @@ def _groups(groups: Mapping[str, ArrayLike] | Sequence[ArrayLike]) -> dict[str, 
 
 
 def one_way_anova(groups: Mapping[str, ArrayLike] | Sequence[ArrayLike]) -> AnovaResult:
-    """One-way between-groups ANOVA.
+    """One-way between-groups ANOVA (F and p: scipy ``f_oneway``).
 
     ``F = (SS_between / (k - 1)) / (SS_within / (N - k))``,
     ``SS_between = sum_g n_g (m_g - m)^2``, ``SS_within = sum_g sum_i (x_gi - m_g)^2``,
-    ``eta^2 = SS_between / (SS_between + SS_within)``.
+    ``eta^2 = SS_between / (SS_between + SS_within)``. Without variance within the groups F and p
+    are NaN and ``note`` says why.
     """
     g = _groups(groups)
     allv = np.concatenate(list(g.values()))
@@ -291,8 +280,12 @@ def one_way_anova(groups: Mapping[str, ArrayLike] | Sequence[ArrayLike]) -> Anov
     ssb = float(sum(v.size * (v.mean() - grand) ** 2 for v in g.values()))
     ssw = float(sum(((v - v.mean()) ** 2).sum() for v in g.values()))
     dfb, dfw = k - 1, n - k
-    f = (ssb / dfb) / (ssw / dfw) if ssw > 0 else float("inf")
-    return AnovaResult(f, dfb, dfw, float(sps.f.sf(f, dfb, dfw)), ssb / (ssb + ssw), ssb, ssw)
+    eta = ssb / (ssb + ssw) if ssb + ssw > 0 else float("nan")
+    if ssw <= 0:
+        nan = float("nan")
+        return AnovaResult(nan, dfb, dfw, nan, eta, ssb, ssw, NO_VARIANCE + " within the groups")
+    res = sps.f_oneway(*g.values())
+    return AnovaResult(float(res.statistic), dfb, dfw, float(res.pvalue), eta, ssb, ssw)
 
 
 @dataclass(frozen=True)
@@ -309,32 +302,36 @@ class TukeyComparison:
 
 
 def tukey_hsd(groups: Mapping[str, ArrayLike], *, alpha: float = 0.05) -> list[TukeyComparison]:
-    """Tukey's honestly significant difference (Tukey-Kramer for unequal group sizes).
+    """Tukey's honestly significant difference (Tukey-Kramer for unequal sizes; scipy ``tukey_hsd``).
 
     For groups i < j: ``q = |m_j - m_i| / sqrt(MSE / 2 * (1/n_i + 1/n_j))``, p from the studentized
     range distribution with k groups and N - k df; CI
-    ``(m_j - m_i) +- q_crit * sqrt(MSE / 2 * (1/n_i + 1/n_j))``.
+    ``(m_j - m_i) +- q_crit * sqrt(MSE / 2 * (1/n_i + 1/n_j))``. Without variance within the groups
+    p and the CI are NaN (and ``reject`` False).
     """
     g = _groups(groups)
     names = list(g)
     k = len(names)
-    n_total = sum(v.size for v in g.values())
-    dfw = n_total - k
-    if dfw < 1:
+    if sum(v.size for v in g.values()) - k < 1:
         raise CongruenceError("Tukey HSD needs more values than groups.", "Score more items per group.")
-    mse = sum(((v - v.mean()) ** 2).sum() for v in g.values()) / dfw
-    qcrit = float(sps.studentized_range.ppf(1 - alpha, k, dfw))
+    nan = float("nan")
+    no_var = sum(((v - v.mean()) ** 2).sum() for v in g.values()) <= 0
+    if not no_var:
+        with np.errstate(all="ignore"):
+            res = sps.tukey_hsd(*g.values())
+            ci = res.confidence_interval(1 - alpha)
     out = []
     for i in range(k):
         for j in range(i + 1, k):
-            a, b = g[names[i]], g[names[j]]
-            diff = float(b.mean() - a.mean())
-            se = math.sqrt(mse / 2 * (1 / a.size + 1 / b.size))
-            q = abs(diff) / se if se > 0 else float("inf")
-            p = float(sps.studentized_range.sf(q, k, dfw)) if np.isfinite(q) else 0.0
+            diff = float(g[names[j]].mean() - g[names[i]].mean())
+            if no_var:
+                out.append(TukeyComparison(names[i], names[j], diff, nan, nan, nan, False))
+                continue
+            # scipy's statistic[j, i] is mean_j - mean_i, the sign used here
+            p = float(res.pvalue[j, i])
             out.append(
                 TukeyComparison(
-                    names[i], names[j], diff, diff - qcrit * se, diff + qcrit * se, min(1.0, p), p < alpha
+                    names[i], names[j], diff, float(ci.low[j, i]), float(ci.high[j, i]), p, p < alpha
                 )
             )
     return out
@@ -371,7 +368,10 @@ def cohens_kappa(
     weights: Literal["none", "linear", "quadratic"] = "none",
     labels: Sequence[object] | None = None,
 ) -> KappaResult:
-    """Cohen's kappa of two raters (Cohen, 1960; weighted: Cohen, 1968).
+    """Cohen's kappa of two raters (Cohen, 1960; weighted: Cohen, 1968); scikit-learn's ``cohen_kappa_score``.
+
+    The one kappa of the project: the validation app, the incongruence detector's evaluation and
+    the disagreement tables call it. NaN when chance agreement is 1 (both raters used one label).
 
     ``kappa = 1 - sum(w * O) / sum(w * E)`` with ``O`` the observed and ``E`` the chance
     (product-of-marginals) proportion table; ``w_ij = 1[i != j]`` (unweighted), ``|i - j|``
@@ -402,12 +402,21 @@ def cohens_kappa(
     ]
     wmax = w.max() if w.max() > 0 else 1.0
     obs_dis, exp_dis = float((w * o).sum()), float((w * e).sum())
-    kappa = 1.0 - obs_dis / exp_dis if exp_dis > 0 else float("nan")
+    kappa = float("nan")
+    if exp_dis > 0:
+        from sklearn.metrics import cohen_kappa_score
+
+        codes1, codes2 = [pos[x] for x in r1], [pos[y] for y in r2]
+        kappa = float(
+            cohen_kappa_score(
+                codes1, codes2, labels=list(range(k)), weights=None if weights == "none" else weights
+            )
+        )
     return KappaResult(kappa, 1 - obs_dis / wmax, 1 - exp_dis / wmax, len(r1), weights)
 
 
 def fleiss_kappa(counts: ArrayLike) -> float:
-    """Fleiss' kappa for many raters (Fleiss, 1971) from a subjects x categories count table.
+    """Fleiss' kappa for many raters (Fleiss, 1971) from a subjects x categories count table (statsmodels).
 
     ``P_i = (sum_j n_ij^2 - n) / (n (n - 1))``, ``P = mean(P_i)``, ``p_j = sum_i n_ij / (N n)``,
     ``P_e = sum_j p_j^2``, ``kappa = (P - P_e) / (1 - P_e)``; every subject has the same number n
@@ -424,11 +433,10 @@ def fleiss_kappa(counts: ArrayLike) -> float:
             "Every subject needs the same number (>= 2) of ratings for Fleiss' kappa.",
             "Drop subjects with missing ratings.",
         )
-    n = n_per[0]
-    p_i = ((t**2).sum(axis=1) - n) / (n * (n - 1))
-    p_j = t.sum(axis=0) / t.sum()
-    pe = float((p_j**2).sum())
-    return float((p_i.mean() - pe) / (1 - pe))
+    from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss
+
+    with np.errstate(all="ignore"):
+        return float(sm_fleiss(t, method="fleiss"))
 
 
 def ratings_to_counts(
@@ -476,26 +484,22 @@ def fisher_ci(r: float, n: int, *, se: float | None = None, confidence: float = 
     return math.tanh(z - crit * se), math.tanh(z + crit * se)
 
 
+def _quiet(fn, *args, **kw):  # scipy warns on constant input; the caller returns NaN
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args, **kw)
+
+
 def pearson(x: ArrayLike, y: ArrayLike, *, confidence: float = 0.95) -> CorrelationResult:
-    """Pearson's r; ``p`` from ``t = r sqrt((n - 2) / (1 - r^2))`` with n - 2 df; Fisher-z CI."""
+    """Pearson's r (scipy ``pearsonr``); ``p`` from ``t = r sqrt((n - 2) / (1 - r^2))`` with n - 2 df;
+    Fisher-z CI. NaN for a constant sample."""
     a, b = _paired(x, y)
     n = a.size
     _need(n, 3, "Pearson correlation")
-    ac, bc = a - a.mean(), b - b.mean()
-    denom = math.sqrt(float((ac**2).sum() * (bc**2).sum()))
-    r = float(np.clip((ac * bc).sum() / denom, -1, 1)) if denom > 0 else float("nan")
-    p = _r_pvalue(r, n)
-    lo, hi = fisher_ci(r, n, confidence=confidence)
+    res = _quiet(sps.pearsonr, a, b)
+    r, p = float(res.statistic), float(res.pvalue)
+    lo, hi = fisher_ci(r, n, confidence=confidence) if np.isfinite(r) else (float("nan"), float("nan"))
     return CorrelationResult("pearson", r, p, lo, hi, n, "fisher")
-
-
-def _r_pvalue(r: float, n: int) -> float:
-    if not np.isfinite(r):
-        return float("nan")
-    if abs(r) >= 1:
-        return 0.0
-    t = r * math.sqrt((n - 2) / (1 - r * r))
-    return _p_from_t(t, n - 2, "two-sided")
 
 
 def spearman(
@@ -505,7 +509,7 @@ def spearman(
     confidence: float = 0.95,
     ci: Literal["bonett-wright", "fisher"] = "bonett-wright",
 ) -> CorrelationResult:
-    """Spearman's rho: Pearson's r of average ranks; p as for Pearson (t approximation).
+    """Spearman's rho (scipy ``spearmanr``): Pearson's r of average ranks, p by the t approximation.
 
     CI: Fisher z with ``se = sqrt((1 + rho^2 / 2) / (n - 3))`` (Bonett & Wright, 2000) or the plain
     ``1 / sqrt(n - 3)`` (``ci="fisher"``, as pingouin).
@@ -513,66 +517,31 @@ def spearman(
     a, b = _paired(x, y)
     n = a.size
     _need(n, 3, "Spearman correlation")
-    res = pearson(sps.rankdata(a), sps.rankdata(b))
-    rho = res.r
+    res = _quiet(sps.spearmanr, a, b)
+    rho, p = float(res.statistic), float(res.pvalue)
+    if not np.isfinite(rho):
+        return CorrelationResult("spearman", rho, p, float("nan"), float("nan"), n, ci)
     se = math.sqrt((1 + rho * rho / 2) / (n - 3)) if ci == "bonett-wright" and n > 3 else None
     lo, hi = fisher_ci(rho, n, se=se, confidence=confidence)
-    return CorrelationResult("spearman", rho, res.p_value, lo, hi, n, ci)
-
-
-def _kendall_exact_p(n: int, s: int) -> float:
-    # permutations of n by number of inversions (Mahonian numbers): exact null of Kendall's S
-    counts = np.array([1.0])
-    for m in range(2, n + 1):
-        new = np.zeros(counts.size + m - 1)
-        for shift in range(m):
-            new[shift : shift + counts.size] += counts
-        counts = new / new.sum()
-    total = n * (n - 1) // 2
-    dis = (total - s) // 2  # S = con - dis = total - 2 dis
-    c = min(dis, total - dis)
-    return float(min(1.0, 2 * counts[: c + 1].sum()))
+    return CorrelationResult("spearman", rho, p, lo, hi, n, ci)
 
 
 def kendall(
     x: ArrayLike, y: ArrayLike, *, confidence: float = 0.95, ci: Literal["fieller", "fisher"] = "fieller"
 ) -> CorrelationResult:
-    """Kendall's tau-b: ``(n_c - n_d) / sqrt((n0 - n1)(n0 - n2))`` with ties n1 in x, n2 in y.
+    """Kendall's tau-b (scipy ``kendalltau``): ``(n_c - n_d) / sqrt((n0 - n1)(n0 - n2))``, ties n1, n2.
 
-    p: exact (permutation distribution of inversions) without ties for n <= 33, else the normal
-    approximation with the tie-corrected variance of ``S = n_c - n_d`` (Kendall, 1970), as scipy.
-    CI: Fisher z with ``se = sqrt(0.437 / (n - 4))`` (Fieller, Hartley & Pearson, 1957) or
-    ``1 / sqrt(n - 3)`` (``ci="fisher"``, as pingouin).
+    p: exact without ties for n <= 33, else the normal approximation with the tie-corrected
+    variance of ``S = n_c - n_d`` (Kendall, 1970). CI: Fisher z with ``se = sqrt(0.437 / (n - 4))``
+    (Fieller, Hartley & Pearson, 1957) or ``1 / sqrt(n - 3)`` (``ci="fisher"``, as pingouin).
     """
     a, b = _paired(x, y)
     n = a.size
     _need(n, 3, "Kendall correlation")
-    s = n1 = n2 = n_dis = 0
-    for start in range(0, n - 1, 512):  # row blocks keep memory at O(512 n) for long rating lists
-        stop = min(n - 1, start + 512)
-        dx = np.sign(a[start:stop, None] - a[None, :])
-        dy = np.sign(b[start:stop, None] - b[None, :])
-        upper = np.arange(n)[None, :] > np.arange(start, stop)[:, None]
-        sx, sy = dx[upper], dy[upper]
-        prod = sx * sy
-        s += int(prod.sum())  # concordant - discordant
-        n_dis += int((prod < 0).sum())
-        n1 += int((sx == 0).sum())
-        n2 += int((sy == 0).sum())
-    n0 = n * (n - 1) // 2
-    if n1 == n0 or n2 == n0:
+    res = _quiet(sps.kendalltau, a, b)
+    tau, p = float(res.statistic), float(res.pvalue)
+    if not np.isfinite(tau):
         return CorrelationResult("kendall", float("nan"), float("nan"), float("nan"), float("nan"), n, ci)
-    tau = float(np.clip(s / math.sqrt((n0 - n1) * (n0 - n2)), -1, 1))
-    _, tx = np.unique(a, return_counts=True)
-    _, ty = np.unique(b, return_counts=True)
-    if n1 == 0 and n2 == 0 and (n <= 33 or min(n_dis, n0 - n_dis) <= 1):
-        p = _kendall_exact_p(n, s)
-    else:
-        m = n * (n - 1.0)
-        x0, y0 = float((tx * (tx - 1.0) * (tx - 2)).sum()), float((ty * (ty - 1.0) * (ty - 2)).sum())
-        x1, y1 = float((tx * (tx - 1.0) * (2 * tx + 5)).sum()), float((ty * (ty - 1.0) * (2 * ty + 5)).sum())
-        var = (m * (2 * n + 5) - x1 - y1) / 18 + (2 * n1 * n2) / m + x0 * y0 / (9 * m * (n - 2))
-        p = _p_from_z(s / math.sqrt(var))
     se = math.sqrt(0.437 / (n - 4)) if ci == "fieller" and n > 4 else None
     lo, hi = fisher_ci(tau, n, se=se, confidence=confidence)
     return CorrelationResult("kendall", tau, p, lo, hi, n, ci)

@@ -11,6 +11,12 @@ Inputs are per-response score tables (as written by ``congruence evaluate``), on
 condition. When they share an item id column the tests are paired (paired t-test, Cohen's d_av on
 the items both systems answered); otherwise Welch's t-test and the pooled-SD Cohen's d. E-THER
 does not name its test; the one used is in each row's ``test`` column.
+
+One sign convention for every effect size: ``d = (first - other) / SD``, positive when the first
+table (the system, the full method) scores higher. It is E-THER's sign in Tables III-IV (system -
+baseline); E-THER's Tables VI-VII and Figure 4 use condition - full, the opposite sign, while
+``change_pct`` keeps E-THER's definition (the condition's change from the full method). Where a
+statistic is undefined (no variance, fewer than two items) it is NaN and ``note`` says why.
 """
 
 from __future__ import annotations
@@ -58,10 +64,21 @@ def _values(df: pd.DataFrame, metric: str) -> pd.Series:
     return pd.to_numeric(df[metric], errors="coerce").astype(float)
 
 
+TOO_FEW = "fewer than two items with a value"
+
+
+def _note(p: float, d: float, n: int, t_note: str = "") -> str:
+    if n < 2:
+        return TOO_FEW
+    if not (np.isfinite(p) and np.isfinite(d)):
+        return t_note or stats.NO_VARIANCE
+    return ""
+
+
 def _compare(
     a: pd.DataFrame, b: pd.DataFrame, metric: str, *, id_col: str | None, test: Test
-) -> tuple[float, float, str, int]:
-    """(p, d, test name, n) of a versus b on one metric."""
+) -> tuple[float, float, str, int, str]:
+    """(p, d = a - b, test name, n, note) of a versus b on one metric."""
     paired = test == "paired" or (
         test == "auto" and id_col is not None and id_col in a.columns and id_col in b.columns
     )
@@ -81,13 +98,17 @@ def _compare(
         )
         m = m[np.isfinite(m["a"]) & np.isfinite(m["b"])]
         if len(m) < 2:
-            return float("nan"), float("nan"), "paired t-test", len(m)
+            return float("nan"), float("nan"), "paired t-test", len(m), TOO_FEW
         t = stats.paired_ttest(m["a"], m["b"])
-        return t.p_value, stats.cohens_d_paired(m["a"], m["b"]), "paired t-test", len(m)
+        d = stats.cohens_d_paired(m["a"], m["b"])
+        return t.p_value, d, "paired t-test", len(m), _note(t.p_value, d, len(m), t.note)
     x, y = _values(a, metric).dropna(), _values(b, metric).dropna()
-    if min(len(x), len(y)) < 2:
-        return float("nan"), float("nan"), "Welch t-test", min(len(x), len(y))
-    return stats.welch_ttest(x, y).p_value, stats.cohens_d(x, y), "Welch t-test", min(len(x), len(y))
+    n = min(len(x), len(y))
+    if n < 2:
+        return float("nan"), float("nan"), "Welch t-test", n, TOO_FEW
+    t = stats.welch_ttest(x, y)
+    d = stats.cohens_d(x, y)
+    return t.p_value, d, "Welch t-test", n, _note(t.p_value, d, n, t.note)
 
 
 def system_vs_baseline(
@@ -103,7 +124,7 @@ def system_vs_baseline(
     """E-THER Tables III-IV: one row per metric with both means, p-value and Cohen's d (system - baseline)."""
     rows = []
     for metric in metrics:
-        p, d, name, n = _compare(system, baseline, metric, id_col=id_col, test=test)
+        p, d, name, n, note = _compare(system, baseline, metric, id_col=id_col, test=test)
         rows.append(
             {
                 "metric": metric,
@@ -115,6 +136,7 @@ def system_vs_baseline(
                 "cohens_d": d,
                 "test": name,
                 "n": n,
+                "note": note,
             }
         )
     return pd.DataFrame(rows)
@@ -127,6 +149,10 @@ def format_p(p: float) -> str:
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
+def _fmt_d(d: float) -> str:
+    return f"{d:.2f}" if np.isfinite(d) else "n/a"
+
+
 def format_system_vs_baseline(table: pd.DataFrame) -> pd.DataFrame:
     """Paper-shaped view: Metric | <system> | <baseline> | p-value | Cohen's d."""
     out = []
@@ -137,7 +163,7 @@ def format_system_vs_baseline(table: pd.DataFrame) -> pd.DataFrame:
                 str(r["system"]): f"{r['system_mean']:.3f}",
                 str(r["baseline"]): f"{r['baseline_mean']:.3f}",
                 "p-value": format_p(r["p_value"]),
-                "Cohen's d": f"{r['cohens_d']:.2f}" if np.isfinite(r["cohens_d"]) else "n/a",
+                "Cohen's d": _fmt_d(r["cohens_d"]),
             }
         )
     return pd.DataFrame(out)
@@ -154,8 +180,9 @@ def ablation_table(
 ) -> pd.DataFrame:
     """E-THER Tables VI-VII in tidy form: metric, condition, mean, sd, n, change_pct, p_value, cohens_d.
 
-    ``change_pct = 100 (mean_condition - mean_full) / mean_full``; p and d compare each condition
-    with the full method (d > 0: the condition scores higher).
+    ``change_pct = 100 (mean_condition - mean_full) / mean_full`` (E-THER's); p and d compare the
+    full method with each condition, ``d = (full - condition) / SD`` (d > 0: the full method scores
+    higher; the module's one sign convention).
     """
     rows = []
     for metric in metrics:
@@ -171,11 +198,12 @@ def ablation_table(
                 "p_value": np.nan,
                 "cohens_d": np.nan,
                 "test": "",
+                "note": "",
             }
         )
         for name, df in variants.items():
             s = stats.describe(_values(df, metric))
-            p, d, tname, _ = _compare(df, full, metric, id_col=id_col, test=test)
+            p, d, tname, _, note = _compare(full, df, metric, id_col=id_col, test=test)
             rows.append(
                 {
                     "metric": metric,
@@ -187,6 +215,7 @@ def ablation_table(
                     "p_value": p,
                     "cohens_d": d,
                     "test": tname,
+                    "note": note,
                 }
             )
     return pd.DataFrame(rows)
@@ -211,7 +240,7 @@ def format_ablation(tidy: pd.DataFrame, *, notable_p: float = 0.05) -> pd.DataFr
                 for c in conditions
             },
             "p-value": {c: "-" if c == first else format_p(b.at[c, "p_value"]) for c in conditions},
-            "Cohen's d": {c: "-" if c == first else f"{b.at[c, 'cohens_d']:.2f}" for c in conditions},
+            "Cohen's d": {c: "-" if c == first else _fmt_d(b.at[c, "cohens_d"]) for c in conditions},
         }
         for stat, cells in lines.items():
             records.append({"Metric": display(str(metric)), "": stat, **cells})
@@ -241,7 +270,8 @@ def anova_tukey(
                 "df_within": a.df_within,
                 "p_value": a.p_value,
                 "eta_squared": a.eta_squared,
-                "report": a.format(),
+                "report": a.format() if not a.note else f"n/a ({a.note})",
+                "note": a.note,
             }
         )
         for c in stats.tukey_hsd(vals, alpha=alpha):
@@ -317,7 +347,7 @@ def effect_size_plot(
             ax.axhline(sgn * level, color="grey", linewidth=0.5, linestyle=":")
     ax.set_xticks(range(len(metrics)))
     ax.set_xticklabels([display(m) for m in metrics], rotation=15, ha="right")
-    ax.set_ylabel("Cohen's d (condition - reference)")
+    ax.set_ylabel("Cohen's d (first table - condition)")
     ax.set_title(title)
     handles = [
         Line2D(

@@ -863,17 +863,18 @@ def evaluate(
     """Accuracy, macro-F1 (over ``labels``), Cohen's kappa (Cohen, 1960) and the confusion matrix.
 
     ``kappa = (p_o - p_e) / (1 - p_e)`` with ``p_o`` the observed agreement and ``p_e`` the
-    agreement expected from the marginals (sklearn's ``cohen_kappa_score``; NaN when
-    ``p_e = 1``). Pairs where either side is missing (``None`` / NaN) are not scored. For the
+    agreement expected from the marginals (:func:`congruence.evaluation.stats.cohens_kappa`; NaN
+    when ``p_e = 1``). Pairs where either side is missing (``None`` / NaN) are not scored. For the
     three E-THER labels the binary scores (incongruent = minimizing or contradiction) are added.
     """
     from sklearn.metrics import (
         accuracy_score,
-        cohen_kappa_score,
         confusion_matrix,
         f1_score,
         precision_recall_fscore_support,
     )
+
+    from congruence.evaluation.stats import cohens_kappa
 
     def missing(v: object) -> bool:
         return v is None or (isinstance(v, float) and math.isnan(v))
@@ -894,7 +895,7 @@ def evaluate(
         raise CongruenceError(f"Labels {unknown} are not among {list(labels)}.", "Use E-THER's labels.")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # undefined precision/kappa on degenerate data -> 0 / NaN
-        kappa = float(cohen_kappa_score(yt, yp, labels=list(labels)))
+        kappa = cohens_kappa(yt, yp, labels=list(labels)).kappa
         p, r, f, s = precision_recall_fscore_support(yt, yp, labels=list(labels), zero_division=0)
         ev = Evaluation(
             n=len(yt),
@@ -914,7 +915,7 @@ def evaluate(
             ev.binary = {
                 "accuracy": float(accuracy_score(bt, bp)),
                 "f1": float(f1_score(bt, bp, zero_division=0)),
-                "kappa": float(cohen_kappa_score(bt, bp)),
+                "kappa": cohens_kappa(bt, bp).kappa,
             }
     return ev
 

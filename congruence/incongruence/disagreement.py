@@ -274,7 +274,7 @@ def agreement_by_quadrant(
     Columns ``quadrant``, ``n`` (turns both raters labelled), ``agreement`` (share equal),
     ``kappa`` (NaN when undefined, e.g. one label only).
     """
-    from sklearn.metrics import cohen_kappa_score
+    from congruence.evaluation.stats import cohens_kappa
 
     rows = []
     for qd in QUADRANTS:
@@ -287,9 +287,7 @@ def agreement_by_quadrant(
             rows.append({"quadrant": qd, "n": 0, "agreement": float("nan"), "kappa": float("nan")})
             continue
         a, b = zip(*pairs, strict=True)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            k = float(cohen_kappa_score(a, b)) if len(set(a) | set(b)) > 1 else float("nan")
+        k = cohens_kappa(a, b).kappa
         rows.append(
             {"quadrant": qd, "n": len(a), "agreement": float(np.mean([x == y for x, y in pairs])), "kappa": k}
         )

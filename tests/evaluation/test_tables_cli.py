@@ -52,6 +52,38 @@ def test_system_vs_baseline_is_paired_on_item_ids(by_type: dict[str, pd.DataFram
     assert list(view.columns) == ["Metric", "reflective", "directive", "p-value", "Cohen's d"]
 
 
+def test_a_metric_without_variance_gives_nan_with_its_reason(by_type: dict[str, pd.DataFrame]) -> None:
+    a, b = by_type["reflective"].copy(), by_type["directive"].copy()
+    a["flat"], b["flat"] = 0.5, 0.5
+    b.loc[0, "flat"] = 0.25  # one differing item: the paired differences still vary
+    for id_col in ("pair_id", None):  # paired and Welch
+        a2 = a.assign(flat=0.5)
+        row = T.system_vs_baseline(a2, a2, metrics=["flat"], id_col=id_col).iloc[0]
+        assert np.isnan(row["p_value"]) and np.isnan(row["cohens_d"]) and "no variance" in row["note"]
+    ok = T.system_vs_baseline(a, b, metrics=["flat"]).iloc[0]
+    assert np.isfinite(ok["p_value"]) and ok["note"] == ""
+    tidy = T.ablation_table(a.assign(flat=0.5), {"same": a.assign(flat=0.5)}, metrics=["flat"])
+    assert "no variance" in tidy.iloc[1]["note"]
+    anova, tukey = T.anova_tukey({"x": a.assign(flat=0.5), "y": a.assign(flat=0.5)}, metrics=["flat"])
+    assert np.isnan(anova.iloc[0]["F"]) and "no variance" in anova.iloc[0]["note"]
+    assert np.isnan(tukey.iloc[0]["p_value"]) and not tukey.iloc[0]["reject"]
+    assert (
+        T.format_system_vs_baseline(T.system_vs_baseline(a2, a2, metrics=["flat"]))["Cohen's d"][0] == "n/a"
+    )
+
+
+def test_compare_reports_a_constant_metric_instead_of_crashing(app, tmp_path: Path) -> None:
+    flat = pd.DataFrame({"pair_id": range(6), **dict.fromkeys(HEADLINE_METRICS, 0.5)})
+    for name in ("a", "b"):
+        flat.to_csv(tmp_path / f"{name}.csv", index=False)
+    res = CliRunner().invoke(
+        app, ["compare", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"), "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 0, res.output
+    svb = pd.read_csv(tmp_path / "o" / "system_vs_baseline.csv")
+    assert svb["p_value"].isna().all() and svb["note"].str.contains("no variance").all()
+
+
 def test_repeated_item_ids_are_refused(by_type: dict[str, pd.DataFrame]) -> None:
     twice = pd.concat([by_type["reflective"], by_type["reflective"]])
     with pytest.raises(CongruenceError, match="repeats item ids"):
@@ -67,7 +99,10 @@ def test_ablation_table_reports_change_p_and_d(by_type: dict[str, pd.DataFrame])
     assert row["change_pct"] == pytest.approx(
         S.percent_change(by_type["directive"]["pct_adherence"].mean(), full.mean())
     )
-    assert row["cohens_d"] < 0 and row["p_value"] < 0.05
+    # one sign convention: d = (first - other) / SD, positive when the full method scores higher
+    assert row["cohens_d"] > 0 and row["p_value"] < 0.05
+    svb = T.system_vs_baseline(by_type["reflective"], by_type["directive"]).set_index("metric")
+    assert row["cohens_d"] == pytest.approx(svb.loc["pct_adherence", "cohens_d"])
     view = T.format_ablation(tidy)
     assert list(view.columns) == ["Metric", "", "reflective", "generic", "directive"]
     assert list(view[""][:4]) == ["Mean ± SD", "Change (%)", "p-value", "Cohen's d"]
