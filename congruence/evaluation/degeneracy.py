@@ -119,13 +119,13 @@ def echo_penalty(share: float) -> float:
     return ramp(share, ECHO_FREE, 1.0)
 
 
-def role_mentions(text: str) -> int:
+def role_mentions(text: str, *, normalized: str | None = None) -> int:
     """Third-person mentions of the dialogue's roles ("the client", "the patient", "the therapist").
 
     >>> role_mentions("The client is grieving. The therapist should validate the client's loss.")
     3
     """
-    return len(_ROLE.findall(normalize(text)))
+    return len(_ROLE.findall(normalize(text) if normalized is None else normalized))
 
 
 def scaffold_marks(text: str) -> int:
@@ -213,21 +213,28 @@ def degeneracy(
     similarity: float | None,
     baseline: tuple[float, float] | None,
     off_topic_weight: float = 1.0,
+    normalized: str | None = None,
+    normalized_client: str | None = None,
 ) -> Degeneracy:
     """Every penalty of ``response`` (``similarity``: its mirroring similarity to ``client``).
 
     ``off_topic_weight`` scales the off-topic penalty (:data:`OFF_TOPIC_LEXICAL_WEIGHT` for the
-    lexical similarity).
+    lexical similarity); ``normalized`` / ``normalized_client``: the texts through
+    :func:`~congruence.evaluation.lexicon.normalize`, when the caller has them.
     """
-    toks = words(response)
-    echo = echo_penalty(echo_share(toks, words(client))) if client else 0.0
+    norm = normalize(response) if normalized is None else normalized
+    toks = _WORDS.findall(norm)
+    echo = 0.0
+    if client:
+        ctoks = _WORDS.findall(normalize(client) if normalized_client is None else normalized_client)
+        echo = echo_penalty(echo_share(toks, ctoks))
     off = None
     if similarity is not None and baseline is not None:
         off = off_topic_weight * off_topic_penalty(similarity, *baseline)
     return Degeneracy(
         repetition=repetition_penalty(toks),
         echo=echo,
-        role_talk=min(1.0, float(role_mentions(response))),
+        role_talk=min(1.0, float(role_mentions(response, normalized=norm))),
         scaffold=min(1.0, float(scaffold_marks(response))),
         length=length_penalty(n_words),
         directive=directive_penalty(directive),

@@ -227,7 +227,13 @@ def concept_similarity_percentile(cosine: float, mean: float, std: float) -> flo
     return 0.5 * (1.0 + math.erf((cosine - mean) / (std * math.sqrt(2.0))))
 
 
-def lexical_mirroring(client: str, response: str, stopwords: frozenset[str]) -> float:
+def lexical_mirroring(
+    client: str,
+    response: str,
+    stopwords: frozenset[str],
+    *,
+    normalized: tuple[str, str] | None = None,
+) -> float:
     """Share of the client's content-word stems that the response repeats: ``|C & R| / |C|``.
 
     A fast proxy of the semantic mirroring of Responsive Engagement; 0 when the client has no
@@ -236,10 +242,11 @@ def lexical_mirroring(client: str, response: str, stopwords: frozenset[str]) -> 
     >>> lexical_mirroring("I argue with my brother", "You and your brother argued", frozenset({"with", "my"}))
     1.0
     """
-    c = {_stem(w) for w in content_words(client, stopwords)}
+    nc, nr = normalized if normalized is not None else (None, None)
+    c = {_stem(w) for w in content_words(client, stopwords, normalized=nc)}
     if not c:
         return 0.0
-    r = {_stem(w) for w in content_words(response, stopwords)}
+    r = {_stem(w) for w in content_words(response, stopwords, normalized=nr)}
     return len(c & r) / len(c)
 
 
@@ -289,9 +296,14 @@ def _open_question(sentence: str, starts: Lexicon) -> bool:
     return any(s == p or s.startswith(p + " ") for p in opens)
 
 
-def count_markers(response: str, lexicons: dict[str, Lexicon]) -> MarkerCounts:
-    """Count every lexicon's phrases, words, sentences and (open) questions in ``response``."""
-    norm = normalize(response)
+def count_markers(
+    response: str, lexicons: dict[str, Lexicon], *, normalized: str | None = None
+) -> MarkerCounts:
+    """Count every lexicon's phrases, words, sentences and (open) questions in ``response``.
+
+    ``normalized``: ``normalize(response)`` when the caller already has it.
+    """
+    norm = normalize(response) if normalized is None else normalized
     sentences = [s.strip() for s in _SENTENCE.findall(norm) if any(ch.isalnum() for ch in s)]
     questions = [s for s in sentences if s.endswith("?")]
     n_open = sum(_open_question(q, lexicons["open_question_starts"]) for q in questions)
@@ -384,6 +396,9 @@ def score_counts(
         degeneracy_reasons=penalty.reasons if penalty is not None else "",
         status="ok" if mirroring is not None else "no_client_utterance",
     )
+
+
+_SCORE_FIELDS = tuple(f.name for f in fields(PCTScores) if f.name != "status")
 
 
 # --- the scorer ----------------------------------------------------------------------------------
@@ -524,11 +539,16 @@ class PCTScorer:
     def counts(self, responses: Sequence[str]) -> list[MarkerCounts]:
         return [count_markers(r, self.lexicons) for r in responses]
 
-    def _mirroring(self, clients: Sequence[str], responses: Sequence[str]) -> list[float]:
+    def _mirroring(
+        self, clients: Sequence[str], responses: Sequence[str], norms: Sequence[tuple[str, str]]
+    ) -> list[float]:
         if not clients:
             return []
         if self._encoder is None:
-            return [lexical_mirroring(c, r, self.stopwords) for c, r in zip(clients, responses, strict=True)]
+            return [
+                lexical_mirroring(c, r, self.stopwords, normalized=n)
+                for c, r, n in zip(clients, responses, norms, strict=True)
+            ]
         ec = self._encoder.encode(list(clients))
         er = self._encoder.encode(list(responses))
         return [float(x) for x in np.sum(ec * er, axis=1)]
@@ -553,11 +573,18 @@ class PCTScorer:
                 "responses and clients differ in length.", "Pass one client utterance per response."
             )
         ok = [i for i, r in enumerate(responses) if isinstance(r, str) and r.strip()]
+        # each text is normalised once (clients often repeat: one per system in a comparison)
+        norm_r = {i: normalize(responses[i]) for i in ok}  # type: ignore[arg-type]
+        norm_c = {c: normalize(c) for c in dict.fromkeys(clients) if isinstance(c, str) and c.strip()}
         with_client = [i for i in ok if isinstance(clients[i], str) and clients[i].strip()]
         mirror = dict(
             zip(
                 with_client,
-                self._mirroring([clients[i] for i in with_client], [responses[i] for i in with_client]),
+                self._mirroring(
+                    [clients[i] for i in with_client],  # type: ignore[misc]
+                    [responses[i] for i in with_client],  # type: ignore[misc]
+                    [(norm_c[clients[i]], norm_r[i]) for i in with_client],  # type: ignore[index]
+                ),
                 strict=True,
             )
         )
@@ -569,7 +596,7 @@ class PCTScorer:
                 row["pct_status"] = "empty_response"
                 rows.append(row)
                 continue
-            c = count_markers(responses[i], self.lexicons)  # type: ignore[arg-type]
+            c = count_markers(responses[i], self.lexicons, normalized=norm_r[i])  # type: ignore[arg-type]
             if c.n_words == 0:  # punctuation only: nothing to score
                 row = dict.fromkeys(self.columns(), None)
                 row["pct_status"] = "empty_response"
@@ -583,9 +610,11 @@ class PCTScorer:
                 similarity=mirror.get(i),
                 baseline=self._mirroring_baseline,
                 off_topic_weight=OFF_TOPIC_LEXICAL_WEIGHT if self._encoder is None else 1.0,
+                normalized=norm_r[i],
+                normalized_client=norm_c.get(clients[i]) if clients[i] is not None else None,  # type: ignore[arg-type]
             )
             s = score_counts(c, mirroring=mirror.get(i), concept_similarity=concept[i], penalty=pen)
-            row = {f.name: getattr(s, f.name) for f in fields(s) if f.name != "status"}
+            row = {f: getattr(s, f) for f in _SCORE_FIELDS}
             row["pct_status"] = s.status
             row.update(
                 n_words=c.n_words,
