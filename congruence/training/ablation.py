@@ -62,7 +62,7 @@ CHANGES: dict[str, dict[str, dict[str, Any]]] = {
 NOTE = (
     "Scores are the rule-based PCT proxies and BERTScore of `congruence evaluate` (E-THER V-A), "
     "not clinical ratings. p: paired t-test against the Full Method on the same held-out pairs; "
-    "d: Cohen's d (negative = the condition scores lower); * marks p < 0.05."
+    "d: Cohen's d, full - condition (positive = the condition scores lower); * marks p < 0.05."
 )
 
 
