@@ -402,8 +402,8 @@ class PCTScorer:
             zip(
                 with_client,
                 self._mirroring(
-                    [clients[i] for i in with_client],  # type: ignore[misc]
-                    [responses[i] for i in with_client],  # type: ignore[misc]
+                    [clients[i] for i in with_client],
+                    [responses[i] for i in with_client],
                     [(norm_c[clients[i]], norm_r[i]) for i in with_client],  # type: ignore[index]
                 ),
                 strict=True,
