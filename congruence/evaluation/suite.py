@@ -25,8 +25,8 @@ import pandas as pd
 
 from congruence.errors import CongruenceError
 from congruence.evaluation.pct import CLIENT_ALIASES, HEADLINE_METRICS, RESPONSE_ALIASES, PCTScorer
-from congruence.table import read_table
 from congruence.provenance import Provenance
+from congruence.table import read_table
 
 STATUS_COL = "response_status"
 GENERATED = "generated"
