@@ -165,8 +165,10 @@ class IncongruenceConfig:
     """Settings of the incongruence scores (see :mod:`congruence.incongruence.scores`).
 
     ``lam`` is E-THER's lambda (weight of the category-cosine term), ``threshold`` the dissonance
-    indicator's T (interventions paper: 0.5), ``tau_e`` a fixed mismatch scale (``None``: the
-    median mismatch over the session, as E-THER's batch median).
+    indicator's T (interventions paper: 0.5), ``tau_e`` the fixed mismatch scale of the scores
+    (``None``: :data:`congruence.incongruence.scores.TAU_FIXED` = 2 sqrt 2, the diameter of the
+    valence-arousal square). Never a session statistic, so a turn's score does not depend on the
+    other turns; E-THER's batch median is for training weights only.
     """
 
     lam: Annotated[float, Field(ge=0.0)] = 0.5

@@ -17,6 +17,7 @@ from congruence.incongruence.constructed import (
     expected_label,
     render_report,
     rule_evaluation,
+    score_summaries,
 )
 from congruence.incongruence.detector import LABELS
 
@@ -71,6 +72,26 @@ def test_matching_words_and_faces_are_congruent(cases: pd.DataFrame) -> None:
     # a broad smile over moderately positive words may read as "minimizing" (the face is more
     # intense than the words), never as a contradiction
     assert (matching.text_face_type != "contradiction").all()
+
+
+def test_the_score_reads_the_same_on_a_fixed_scale(cases: pd.DataFrame) -> None:
+    """Matching pairs score low and contradictions high, with no congruent case at the ceiling.
+
+    With E-THER's batch median as the scale (the training form) about half of any set scores
+    >= 1.0 whatever its content; the fixed scale keeps congruent cases well below it.
+    """
+    fixed, batch = score_summaries(cases)
+    assert fixed.auroc == 1.0
+    assert fixed.mean_congruent <= 0.3 < 0.7 <= fixed.mean_incongruent
+    assert fixed.share_congruent_saturated == 0.0
+    assert batch.mean_congruent > fixed.mean_congruent  # the batch form inflates congruent turns
+    # one turn scored with or without the others: the same value
+    one = build_cases(
+        clips=[c for c in FACE_CLIPS if c.name == "skimage_astronaut"], positive=POSITIVE[:1],
+        negative=(), neutral=(), fps=1.0,
+    )  # fmt: skip
+    same = cases[(cases.text == POSITIVE[0]) & (cases.face_clip == "skimage_astronaut")]
+    assert one.text_face_score.iloc[0] == pytest.approx(same.text_face_score.iloc[0], abs=1e-12)
 
 
 def test_a_slip_under_neutral_words_is_minimizing(cases: pd.DataFrame) -> None:

@@ -13,6 +13,7 @@ from hypothesis.extra.numpy import arrays
 
 from congruence.incongruence import (
     FACE,
+    TAU_FIXED,
     TEXT,
     ModalityColumns,
     dissonance,
@@ -288,16 +289,80 @@ def test_pair_scores_on_a_turn_table():
     out = pair_scores(table, vision=face, verbal=TEXT, name="text_face")
     assert list(out.index) == [10, 11, 12, 13]
     s = out["text_face_score"]
-    assert s[11] == 0.0 and s[10] == 1.0 and np.isnan(s[12])
+    # fixed scale: ||(0.7, 0.3) - (-0.6, -0.1)|| / (2 sqrt 2) + 0.5 * (1 - 0)
+    assert s[11] == 0.0 and s[10] == pytest.approx(math.hypot(1.3, 0.4) / TAU_FIXED + 0.5)
+    assert np.isnan(s[12])
     assert out["text_face_dissonance"].tolist()[:2] == [1.0, 0.0] and np.isnan(
         out["text_face_dissonance"][12]
     )
     assert out["text_face_type"].tolist() == ["contradiction", "none", None, "minimizing"]
-    assert out.attrs["text_face_tau_e"] == pytest.approx(
-        median_mismatch(
-            table[["face_valence", "face_arousal"]].astype(float), table[["text_valence", "text_arousal"]]
-        )
-    )
+    assert out.attrs["text_face_tau_e"] == TAU_FIXED
+
+
+def test_pair_scores_refuse_a_batch_statistic():
+    table = pd.DataFrame({"text_valence": [0.2], "text_arousal": [0.0]})
+    with pytest.raises(ValueError, match="fixed number"):
+        pair_scores(table, vision=FACE, verbal=TEXT, name="text_face", tau_e=None)  # type: ignore[arg-type]
+
+
+def _turn_rows(draw_rows):
+    rows = []
+    for fv, fa, fz, tv, ta, tz, vv, va in draw_rows:
+        rows.append(
+            {
+                "face_valence": fv, "face_arousal": fa, "text_valence": tv, "text_arousal": ta,
+                "voice_valence": vv, "voice_arousal": va,
+                **{f"face_expr_{c}": fz[i] for i, c in enumerate(TEXT_CLASSES)},
+                **{f"text_cat_{c}": tz[i] for i, c in enumerate(TEXT_CLASSES)},
+            }
+        )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+maybe_unit = st.one_of(unit, unit, unit, st.just(float("nan")))
+turn_row = st.tuples(
+    maybe_unit, maybe_unit, st.lists(prob, min_size=FER, max_size=FER).map(lambda z: np.add(z, 0.01)),
+    maybe_unit, maybe_unit, st.lists(prob, min_size=FER, max_size=FER).map(lambda z: np.add(z, 0.01)),
+    maybe_unit, maybe_unit,
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(turn_row, min_size=1, max_size=12), keep=st.data())
+def test_a_turns_scores_do_not_depend_on_the_other_turns(rows, keep):
+    """Removing or adding other turns leaves every remaining turn's columns, for every pair, unchanged."""
+    from congruence.incongruence.pairs import PAIRS, score_table
+
+    full = score_table(_turn_rows(rows))
+    idx = sorted(keep.draw(st.sets(st.integers(0, len(rows) - 1), min_size=1)))
+    part = score_table(_turn_rows([rows[i] for i in idx]))
+    for name, *_ in PAIRS:
+        for col in (f"{name}_score", f"{name}_dissonance"):
+            np.testing.assert_array_equal(part[col].to_numpy(), full[col].to_numpy()[idx])
+        assert part[f"{name}_type"].tolist() == full[f"{name}_type"].iloc[idx].tolist()
+        assert part.attrs["tau_e"][name] == full.attrs["tau_e"][name] == TAU_FIXED
+    # scored alone, each turn gets the same values as inside the session
+    alone = score_table(_turn_rows(rows[idx[0] : idx[0] + 1]))
+    np.testing.assert_array_equal(alone["text_face_score"].to_numpy(), full["text_face_score"].to_numpy()[idx[:1]])
+
+
+def test_fixed_scale_is_the_diameter_of_the_va_square():
+    """The largest possible mismatch, opposite corners, gives exactly 1 on the VA term."""
+    assert TAU_FIXED == pytest.approx(math.dist((1, 1), (-1, -1)))
+    s = ether_score([[1.0, 1.0]], [[-1.0, -1.0]], None, None, tau_e=TAU_FIXED, lam=0.0)
+    assert s.tolist() == [1.0]
+
+
+def test_batch_median_scores_are_the_training_form_and_depend_on_the_batch():
+    """E-THER's batch-median form stays available for training weights, and is not session-invariant."""
+    from congruence.training.weights import batch_median_scores
+
+    e_v = [[0.0, 0.0]] * 3
+    e_t = [[0.1, 0.0], [0.2, 0.0], [0.4, 0.0]]
+    s = batch_median_scores(e_v, e_t, None, None, lam=0.0)
+    assert s.tolist() == pytest.approx([0.5, 1.0, 1.0])  # median mismatch 0.2
+    alone = batch_median_scores(e_v[:1], e_t[:1], None, None, lam=0.0)
+    assert alone.tolist() == [1.0]  # the same row scores differently in another batch
 
 
 def test_pair_scores_with_an_absent_modality_is_all_missing():

@@ -2,6 +2,7 @@
 
 from congruence.incongruence.pairs import FACE, TEXT, VOICE, ModalityColumns, pair_scores
 from congruence.incongruence.scores import (
+    TAU_FIXED,
     dissonance,
     ether_score,
     incongruence_type,
@@ -13,6 +14,7 @@ from congruence.incongruence.scores import (
 
 __all__ = [
     "FACE",
+    "TAU_FIXED",
     "TEXT",
     "VOICE",
     "ModalityColumns",

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import platform
 import sys
 import time
@@ -194,7 +195,8 @@ def build_cases(
     Runs the real analyzers (created with the registry's ``"default"`` when not given) once per
     sentence and once per clip, joins them into rows shaped like ``congruence analyze``'s turn
     table (``session_id`` = the face clip, ``turn_index`` = running number), adds the rule-based
-    pair columns over the whole set (``tau_e`` = its median mismatch, E-THER's batch median), and
+    pair columns (fixed scale ``tau_e`` = :data:`~congruence.incongruence.scores.TAU_FIXED`, as in
+    ``congruence analyze``), and
     the columns ``words`` (positive / negative / neutral), ``face`` (distressed / smiling),
     ``face_clip``, ``expected`` and ``ann_incongruence`` (= ``expected``, for training).
     """
@@ -234,6 +236,71 @@ def build_cases(
                 }
             )
     return score_table(pd.DataFrame(rows))
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    """How well a continuous score separates the congruent from the incongruent cases."""
+
+    name: str
+    auroc: float  # P(score of a random incongruent case > that of a random congruent case)
+    mean_congruent: float
+    mean_incongruent: float
+    share_congruent_saturated: float  # congruent cases scoring >= 1.0
+
+    def row(self) -> str:
+        return (
+            f"| {self.name} | {self.auroc:.3f} | {self.mean_congruent:.3f} | {self.mean_incongruent:.3f} | "
+            f"{self.share_congruent_saturated:.2f} |"
+        )
+
+
+def score_summary(cases: pd.DataFrame, score: pd.Series | np.ndarray, name: str) -> ScoreSummary:
+    """AUROC of ``score`` for incongruent (minimizing or contradiction) vs congruent cases, and means.
+
+    AUROC is sklearn's ``roc_auc_score`` (ties count one half); rows with a NaN score are left out.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    s = np.asarray(score, dtype=float)
+    inc = (cases["expected"] != "none").to_numpy()
+    ok = ~np.isnan(s)
+    s, inc = s[ok], inc[ok]
+    if inc.all() or not inc.any():
+        raise CongruenceError("Scores need congruent and incongruent cases.", "Check the case table.")
+    return ScoreSummary(
+        name=name,
+        auroc=float(roc_auc_score(inc, s)),
+        mean_congruent=float(s[~inc].mean()),
+        mean_incongruent=float(s[inc].mean()),
+        share_congruent_saturated=float((s[~inc] >= 1.0).mean()),
+    )
+
+
+def score_summaries(cases: pd.DataFrame) -> list[ScoreSummary]:
+    """The analysis table's fixed-scale ``text_face_score`` beside E-THER's batch-median form.
+
+    The batch-median form (:func:`congruence.training.weights.batch_median_scores`, ``tau_e`` = the
+    median mismatch of all cases) is what ``text_face_score`` was before the fixed scale: shown
+    for comparison, it is for training weights only.
+    """
+    from congruence.incongruence.pairs import FACE, TEXT
+    from congruence.training.weights import batch_median_scores
+
+    def cols(c: Sequence[str] | None) -> np.ndarray:
+        return cases[list(c or ())].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+
+    batch = batch_median_scores(
+        cols([FACE.valence, FACE.arousal]),
+        cols([TEXT.valence, TEXT.arousal]),
+        cols(FACE.categories),
+        cols(TEXT.categories),
+    )
+    tau = cases.attrs.get("tau_e", {}).get("text_face", float("nan"))
+    return [
+        score_summary(cases, cases["text_face_score"], f"text_face_score, fixed tau_e = {tau:.3f} (table)"),
+        score_summary(cases, batch, "batch-median tau_e (E-THER training form; the table's before)"),
+    ]
 
 
 def rule_evaluation(cases: pd.DataFrame, pair: str = "text_face") -> Evaluation:
@@ -394,7 +461,9 @@ def render_report(
         f"- command: `{command}`",
         f"- congruence {__version__}, Python {platform.python_version()}, "
         f"scikit-learn {sklearn.__version__}, torch {torch.__version__}; {platform.platform()}",
-        f"- wall time: {seconds:.1f} s (loading the analyzers included)",
+        f"- wall time: {seconds:.1f} s (loading the analyzers included); load average "
+        + " / ".join(f"{x:.2f}" for x in os.getloadavg())
+        + " (1 / 5 / 15 min, other jobs share the CPUs)",
         f"- cases: {len(cases)} = {cases['text'].nunique()} sentences x {cases['face_clip'].nunique()} "
         f"face clips with a defined expected label; expected none {counts['none']}, "
         f"minimizing {counts['minimizing']}, "
@@ -402,7 +471,8 @@ def render_report(
         "- analyzers: face.analyzer `default` (MediaPipe detection + FER-2013 mini-Xception + mesh AU "
         "proxies; face valence/arousal = the default *proxy* from expression probabilities), "
         "text.analyzer `default` (Warriner VAD lexicon average, VADER, NRC, MiniLM). Rule: "
-        f"`congruence.incongruence.pairs.score_table` (tau_e = {tau:.3f}, the set's median mismatch).",
+        f"`congruence.incongruence.pairs.score_table` (tau_e = {tau:.3f}, the fixed scale of "
+        "`congruence analyze`: 2 sqrt 2, the diameter of the valence-arousal square).",
         "",
         "What this is: a check that the rule-based typed label (`text_face_type`) finds incongruence that is "
         "there by construction, using real faces and real (written) sentences through the real analyzers. "
@@ -418,6 +488,16 @@ def render_report(
         "Per construction cell:",
         "",
         _cell_table(cases, cases["text_face_type"]),
+        "",
+        "## Continuous score: congruent vs incongruent cases",
+        "",
+        "AUROC of the score for incongruent (minimizing or contradiction) vs congruent (none) cases, "
+        "mean score per group, and the share of congruent cases at the ceiling (>= 1.0). Targets: "
+        "congruent mean <= 0.3, incongruent mean >= 0.7.",
+        "",
+        "| score | AUROC | mean congruent | mean incongruent | congruent >= 1.0 |",
+        "|---|---:|---:|---:|---:|",
+        *(x.row() for x in score_summaries(cases)),
         "",
         "## Face clips",
         "",

@@ -3,6 +3,10 @@
 A thin table wrapper over the pure functions in :mod:`congruence.incongruence.scores`: it reads the
 valence / arousal (and, for the E-THER score, the 7-class FER distribution) of two modalities and
 returns the score, the dissonance indicator and the type per row. ``None`` cells become ``NaN``.
+
+Every column is a function of its own row only: the score uses the fixed mismatch scale
+:data:`~congruence.incongruence.scores.TAU_FIXED` (not E-THER's batch median, which the paper uses
+for training weights), so a turn scores the same whatever other turns the table holds.
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ import pandas as pd
 from congruence.incongruence.scores import (
     DISSONANCE_THRESHOLD,
     LAMBDA,
+    TAU_FIXED,
     dissonance,
     ether_score,
     incongruence_types,
-    median_mismatch,
 )
 from congruence.perception.text.mapping import FER_CLASSES
 
@@ -66,7 +70,7 @@ def pair_scores(
     vision: ModalityColumns,
     verbal: ModalityColumns,
     name: str,
-    tau_e: float | None = None,
+    tau_e: float = TAU_FIXED,
     lam: float = LAMBDA,
     threshold: float = DISSONANCE_THRESHOLD,
     **type_kwargs: float | bool,
@@ -74,8 +78,8 @@ def pair_scores(
     """Columns ``<name>_score`` (E-THER), ``<name>_dissonance`` and ``<name>_type`` for each row.
 
     ``vision`` plays the face's role and ``verbal`` the words' role in the typed label (for a
-    face-voice pair pass ``either_direction=True``). ``tau_e`` defaults to the median mismatch of
-    this table (E-THER: batch median). Without categories on both sides the score is ``NaN`` when
+    face-voice pair pass ``either_direction=True``). ``tau_e`` is the fixed mismatch scale
+    (default :data:`~congruence.incongruence.scores.TAU_FIXED`). Without categories on both sides the score is ``NaN`` when
     ``lam > 0``; pass ``lam=0`` for the VA-only score. Index follows ``table``.
     """
     e_v = _num(table, [vision.valence, vision.arousal])
@@ -86,7 +90,9 @@ def pair_scores(
         z_v = z_t = np.full((len(table), 1), np.nan)
     else:
         z_v = z_t = None
-    tau = median_mismatch(e_v, e_t) if tau_e is None else tau_e
+    if tau_e is None or not tau_e > 0:  # a batch statistic (None) has no place in the table
+        raise ValueError(f"tau_e must be a fixed number > 0, got {tau_e!r}")
+    tau = float(tau_e)
     out = pd.DataFrame(index=table.index)
     out[f"{name}_score"] = ether_score(e_v, e_t, z_v, z_t, tau_e=tau, lam=lam) if len(table) else []
     out[f"{name}_dissonance"] = (
@@ -122,8 +128,8 @@ def score_table(
 ) -> pd.DataFrame:
     """Add the score, dissonance and type columns of every pair in :data:`PAIRS` to ``table``.
 
-    ``tau_e`` of each pair is the median mismatch over this table (the session), as in E-THER,
-    unless a fixed ``tau_e`` is given. ``lam`` applies to the pairs with a shared category space
+    ``tau_e`` is the fixed mismatch scale of every pair (``None``: :data:`TAU_FIXED`), so each
+    row's columns depend on that row only. ``lam`` applies to the pairs with a shared category space
     (the voice pairs have none and use 0). The returned table's ``attrs["tau_e"]`` records the
     value used per pair.
     """
@@ -134,12 +140,22 @@ def score_table(
         opts = dict(opts)
         pair_lam = float(opts.pop("lam", lam))
         source = table
-        if pair_lam == 0 and any(_all_missing(table, m.valence) for m in (vision, verbal)):
-            # the default voice analyzer gives no valence (acoustics predict it poorly): compare
-            # arousal alone by setting both valences to 0, so |dV| = 0 and the type can only be
-            # none or minimizing; recorded in attrs so reports can say so
-            source = table.assign(**{vision.valence: 0.0, verbal.valence: 0.0})
-            arousal_only.append(name)
+        if pair_lam == 0:
+            # the default voice analyzer gives no valence (acoustics predict it poorly): a row
+            # without a valence on one side compares arousal alone (both valences set to 0, so
+            # |dV| = 0 and the type can only be none or minimizing). Decided per row, so a turn's
+            # values never depend on the other turns; recorded in attrs so reports can say so
+            no_v = _missing(table, vision.valence) | _missing(table, verbal.valence)
+            if no_v.any():
+                source = table.assign(
+                    **{
+                        c: np.where(no_v, 0.0, pd.to_numeric(table[c], errors="coerce"))
+                        if c in table.columns
+                        else 0.0
+                        for c in (vision.valence, verbal.valence)
+                    }
+                )
+                arousal_only.append(name)
         cols = pair_scores(
             source,
             vision=vision,
@@ -147,7 +163,7 @@ def score_table(
             name=name,
             lam=pair_lam,
             threshold=threshold,
-            tau_e=tau_e,
+            tau_e=TAU_FIXED if tau_e is None else tau_e,
             **opts,
         )
         taus[name] = float(cols.attrs[f"{name}_tau_e"])
@@ -158,5 +174,7 @@ def score_table(
     return out
 
 
-def _all_missing(table: pd.DataFrame, column: str) -> bool:
-    return column not in table.columns or pd.to_numeric(table[column], errors="coerce").isna().all()
+def _missing(table: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in table.columns:
+        return np.ones(len(table), dtype=bool)
+    return pd.to_numeric(table[column], errors="coerce").isna().to_numpy()

@@ -1,6 +1,9 @@
 """Incongruence between two modalities of a turn, as pure numpy functions.
 
-- :func:`ether_score`: E-THER's continuous score (docs/references.md#e-ther, section IV-A-3, eq. 3).
+- :func:`ether_score`: E-THER's continuous score (docs/references.md#e-ther, section IV-A-3, eq. 3), on
+  the fixed scale :data:`TAU_FIXED` for the analysis table (a turn's score never depends on the
+  other turns) or with E-THER's batch median ``tau_e`` (:func:`median_mismatch`) for training
+  sample weights only (:func:`congruence.training.weights.batch_median_scores`).
 - :func:`dissonance`: the emotional-dissonance indicator (docs/references.md#interventions,
   section 3.1, eq. 1).
 - :func:`incongruence_type`: E-THER's typed label none / minimizing / contradiction (section III-C-1)
@@ -19,6 +22,15 @@ from numpy.typing import ArrayLike
 
 from congruence.schema import IncongruenceType
 
+#: The fixed valence-arousal mismatch scale of the analysis table's scores: the diameter of the
+#: valence-arousal square every analyzer writes to, ``||(1, 1) - (-1, -1)||_2 = 2 * sqrt(2)``.
+#: Derivation: E-THER's ``tau_e`` is the median mismatch of a training batch, a statistic of the
+#: other rows, so with it half the turns of any session score >= 1 and a turn's score moves when
+#: other turns are added or removed. Dividing by the largest possible mismatch instead makes the
+#: VA term ``||e_v - e_t|| / tau`` the fraction of the largest possible disagreement, in [0, 1]
+#: for every input, the same in every session and for every modality pair (all are in [-1, 1]).
+#: It is a property of the scale, not fitted to any data set.
+TAU_FIXED = 2.0 * 2.0**0.5
 TAU_FLOOR = 0.05  # below the resolution of any VA estimate here; keeps ||e_v - e_t|| / tau_e finite
 LAMBDA = 0.5  # E-THER's lambda
 DISSONANCE_THRESHOLD = 0.5  # the interventions paper's T (its appendix C)
@@ -101,8 +113,10 @@ def ether_score(
       (angry, disgust, fear, happy, sad, surprise, neutral): the face expression classifier's
       output versus the text analyzer's ``text_cat_*``. Both are non-negative, so the cosine term
       lies in [0, lam]. With ``lam=0`` the term is dropped and ``z_v``, ``z_t`` may be ``None``.
-    - ``tau_e``: the batch / session median mismatch (:func:`median_mismatch`), or ``None`` to
-      compute it from these rows. ``lam`` = 0.5 as in the paper.
+    - ``tau_e``: the mismatch scale. The analysis table uses the fixed :data:`TAU_FIXED`
+      (session-invariant); ``None`` computes E-THER's batch median from these rows
+      (:func:`median_mismatch`), the form the paper uses for training sample weights, which makes
+      each row's score depend on the other rows. ``lam`` = 0.5 as in the paper.
 
     Any ``NaN`` in a row (a missing modality) gives ``NaN`` for that row. Returns shape (n,).
 

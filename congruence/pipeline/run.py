@@ -184,7 +184,7 @@ def analyze(
     t_score = time.perf_counter()
     table = score_table(table, threshold=inc.threshold, lam=inc.lam, tau_e=inc.tau_e)
     score_seconds = time.perf_counter() - t_score
-    declared.append(pair_provenance(table, threshold=inc.threshold))
+    declared.append(pair_provenance(table, threshold=inc.threshold, tau_e=inc.tau_e))
     if responder is not None:
         from congruence.generation.respond import response_provenance
 
@@ -217,16 +217,22 @@ def analyze(
     return result
 
 
-def pair_provenance(table: pd.DataFrame | None = None, *, threshold: float) -> dict[str, Provenance]:
+def pair_provenance(
+    table: pd.DataFrame | None = None, *, threshold: float, tau_e: float | None = None
+) -> dict[str, Provenance]:
     """Provenance of the incongruence columns of every modality pair (rule-based: proxies);
-    ``table`` (scored) says which pairs compared arousal only."""
+    ``table`` (scored) says which pairs compared arousal only; ``tau_e`` is the fixed scale
+    (``None``: :data:`~congruence.incongruence.scores.TAU_FIXED`)."""
+    from congruence.incongruence.scores import TAU_FIXED
+
+    tau = TAU_FIXED if tau_e is None else tau_e
     prov: dict[str, Provenance] = {}
     arousal_only = table.attrs.get("arousal_only", []) if table is not None else []
     for name in turn_table.PAIR_NAMES:
         note = f"{name.replace('_', '-')} pair; rule on the modalities' valence/arousal estimates"
         if name in arousal_only:
             note += " (arousal only: no valence estimate for one side)"
-        prov[f"{name}_score"] = Provenance("ether-continuous-score", Kind.PROXY, note)
+        prov[f"{name}_score"] = Provenance(f"ether-continuous-score(tau_e={tau:.3f} fixed)", Kind.PROXY, note)
         prov[f"{name}_dissonance"] = Provenance(f"dissonance-indicator(T={threshold:g})", Kind.PROXY, note)
         prov[f"{name}_type"] = Provenance("ether-type-rules", Kind.PROXY, note)
     return prov
@@ -242,7 +248,9 @@ def declared_provenance(config: AnalysisConfig | None = None) -> dict[str, Prove
     config = config or AnalysisConfig()
     analyzers = Analyzers(config)
     declared = [analyzers.get(m).columns() for m in analyzers.enabled()]
-    return turn_table.assemble_provenance(*declared, pair_provenance(threshold=config.incongruence.threshold))
+    return turn_table.assemble_provenance(*declared, pair_provenance(
+        threshold=config.incongruence.threshold, tau_e=config.incongruence.tau_e
+    ))
 
 
 def truncation_warnings(source: Source, table: pd.DataFrame) -> tuple[dict[str, list[int]], list[str]]:

@@ -11,6 +11,11 @@ scheme              weight                                           source
 ``engagement``      ``w = lambda_base + alpha * E``  (1 + E)          eq. 6, ablation (b)
 =================== ================================================ =======================
 
+The continuous score ``s`` of eq. 3 divides the VA mismatch by ``tau_e``; the paper takes ``tau_e``
+as the *batch median* mismatch, a training-time statistic: :func:`batch_median_scores` is that
+form. The analysis table's ``*_score`` columns use a fixed scale instead
+(:data:`congruence.incongruence.scores.TAU_FIXED`) so that they mean the same in every session.
+
 Optional batch-mean normalisation ``w_i <- w_i / mean_B(w)`` (note ii under eq. 5) keeps the
 batch-mean weight at 1 without changing the relative emphasis. The objective is
 ``L = 1/|B| sum_i w_i l_i`` (eq. 5), with ``l_i`` the per-sample loss.
@@ -94,6 +99,30 @@ def engagement_weights(engagement: ArrayLike, *, lambda_base: float = 1.0, alpha
     return float(lambda_base) + float(alpha) * _unit(engagement, "engagement E")
 
 
+def batch_median_scores(
+    e_v: ArrayLike,
+    e_t: ArrayLike,
+    z_v: ArrayLike | None,
+    z_t: ArrayLike | None,
+    *,
+    lam: float = 0.5,
+) -> np.ndarray:
+    """E-THER's training-time score: eq. 3 with ``tau_e`` = the batch median VA mismatch.
+
+    ``s_i = clip(||e_v_i - e_t_i|| / median_B ||e_v - e_t|| + lam (1 - cos(z_v_i, z_t_i)), 0, 1)``
+    (papers/e-ther.md, IV-A-3: "we use tau_e as the batch median VAD mismatch and lambda = 0.5").
+    Each row's value depends on the whole batch, by design of the paper: use it for sample
+    weights (:func:`continuous_weights`), never as a per-turn measurement. Thin wrapper over
+    :func:`congruence.incongruence.scores.ether_score` with ``tau_e=None``.
+
+    >>> batch_median_scores([[0, 0], [0, 0], [0, 0]], [[0.1, 0], [0.2, 0], [0.4, 0]], None, None, lam=0).tolist()
+    [0.5, 1.0, 1.0]
+    """
+    from congruence.incongruence.scores import ether_score
+
+    return ether_score(e_v, e_t, z_v, z_t, tau_e=None, lam=lam)
+
+
 def normalise_batch(weights: ArrayLike) -> np.ndarray:
     """``w_i <- w_i / (1/|B| sum_j w_j)``: batch-mean weight 1, same ratios (E-THER note ii, eq. 5).
 
@@ -151,6 +180,7 @@ def _need(x: Sequence[float] | np.ndarray | None, what: str, scheme: str) -> Seq
 __all__ = [
     "GAMMA_RANGE",
     "SCHEMES",
+    "batch_median_scores",
     "binary_weights",
     "continuous_weights",
     "engagement_weights",
