@@ -343,12 +343,13 @@ def test_a_turns_scores_do_not_depend_on_the_other_turns(rows, keep):
         assert part.attrs["tau_e"][name] == full.attrs["tau_e"][name] == TAU_FIXED
     # scored alone, each turn gets the same values as inside the session
     alone = score_table(_turn_rows(rows[idx[0] : idx[0] + 1]))
-    np.testing.assert_array_equal(alone["text_face_score"].to_numpy(), full["text_face_score"].to_numpy()[idx[:1]])
+    first = full["text_face_score"].to_numpy()[idx[:1]]
+    np.testing.assert_array_equal(alone["text_face_score"].to_numpy(), first)
 
 
 def test_fixed_scale_is_the_diameter_of_the_va_square():
     """The largest possible mismatch, opposite corners, gives exactly 1 on the VA term."""
-    assert TAU_FIXED == pytest.approx(math.dist((1, 1), (-1, -1)))
+    assert math.dist((1, 1), (-1, -1)) == pytest.approx(TAU_FIXED)
     s = ether_score([[1.0, 1.0]], [[-1.0, -1.0]], None, None, tau_e=TAU_FIXED, lam=0.0)
     assert s.tolist() == [1.0]
 

@@ -79,8 +79,9 @@ def pair_scores(
 
     ``vision`` plays the face's role and ``verbal`` the words' role in the typed label (for a
     face-voice pair pass ``either_direction=True``). ``tau_e`` is the fixed mismatch scale
-    (default :data:`~congruence.incongruence.scores.TAU_FIXED`). Without categories on both sides the score is ``NaN`` when
-    ``lam > 0``; pass ``lam=0`` for the VA-only score. Index follows ``table``.
+    (default :data:`~congruence.incongruence.scores.TAU_FIXED`). Without categories on both
+    sides the score is ``NaN`` when ``lam > 0``; pass ``lam=0`` for the VA-only score. Index
+    follows ``table``.
     """
     e_v = _num(table, [vision.valence, vision.arousal])
     e_t = _num(table, [verbal.valence, verbal.arousal])

@@ -115,7 +115,8 @@ def batch_median_scores(
     weights (:func:`continuous_weights`), never as a per-turn measurement. Thin wrapper over
     :func:`congruence.incongruence.scores.ether_score` with ``tau_e=None``.
 
-    >>> batch_median_scores([[0, 0], [0, 0], [0, 0]], [[0.1, 0], [0.2, 0], [0.4, 0]], None, None, lam=0).tolist()
+    >>> e_t = [[0.1, 0], [0.2, 0], [0.4, 0]]
+    >>> batch_median_scores([[0, 0]] * 3, e_t, None, None, lam=0).tolist()
     [0.5, 1.0, 1.0]
     """
     from congruence.incongruence.scores import ether_score
