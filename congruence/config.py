@@ -192,7 +192,9 @@ class AnalysisConfig:
     max_frame_width: Annotated[int, Field(ge=16)] = 960
     merge_max_gap: Annotated[float, Field(ge=0.0)] | None = None
     asr_model: Annotated[str, Field(min_length=1)] = "tiny.en"
-    num_speakers: Annotated[int, Field(ge=1)] | None = 2
+    # None: decided from the data (one voice stays one speaker); a number forces it
+    num_speakers: Annotated[int, Field(ge=1)] | None = None
+    max_speakers: Annotated[int, Field(ge=1)] | None = 2  # with num_speakers None: at most this many
     parallel: bool = True  # decode frames and analyse voice in threads beside the face analysis
     face: ModalityConfig = field(default_factory=ModalityConfig)
     voice: ModalityConfig = field(default_factory=ModalityConfig)

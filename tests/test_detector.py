@@ -311,3 +311,15 @@ def test_evaluate_against_hand_computed_values() -> None:
     assert ev.binary["accuracy"] == pytest.approx(4 / 6)
     md = ev.to_markdown(title="x")
     assert "| none | 2 | 1 | 0 |" in md
+
+
+def test_a_model_that_predicts_one_class_is_flagged_degenerate() -> None:
+    y = ["none", "minimizing", "contradiction", "none"]
+    ev = evaluate(y, ["none"] * 4)
+    assert ev.degenerate and ev.predicted_classes == ["none"] and ev.kappa == 0.0
+    assert "predicts 'none' for all 4 turns" in ev.degenerate_warning("fusion")
+    assert "Warning: degenerate model" in ev.to_markdown() and ev.to_dict()["degenerate"] is True
+    # right answers that happen to be one class are not degenerate, nor is a varied model
+    assert not evaluate(["none"] * 3, ["none"] * 3).degenerate
+    assert not evaluate(y, ["none", "none", "contradiction", "none"]).degenerate
+    assert evaluate(y, ["none", "none", "contradiction", "none"]).degenerate_warning() == ""

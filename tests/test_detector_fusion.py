@@ -112,13 +112,29 @@ def test_save_load_round_trip(tmp_path, held_out) -> None:
 
 def test_paper_defaults_and_session_level_cv_run(turns: pd.DataFrame) -> None:
     det = FusionDetector()
-    assert (det.epochs, det.lr) == (10, 1e-4)  # appendix A.2
+    assert (det.epochs, det.lr, det.min_steps) == (10, 1e-4, 750)  # appendix A.2; ~the paper's steps
     folds = session_splits(turns.session_id, n_splits=3)
     tr, te = folds[0]
     det.fit(turns.iloc[tr])
-    assert len(det.training_["epoch_loss"]) == 10
+    # 128 training turns are 8 steps an epoch: 10 epochs would be 80 steps, so epochs are added
+    assert det.training_["steps"] >= 750 and len(det.training_["epoch_loss"]) == det.training_["epochs"] > 10
     p = det.predict_proba(turns.iloc[te])
     assert np.allclose(p.sum(axis=1), 1.0)
+    exact = FusionDetector(min_steps=0).fit(turns.iloc[tr])
+    assert len(exact.training_["epoch_loss"]) == 10  # min_steps=0: exactly the paper's epochs
+
+
+@pytest.mark.slow  # ~750 training steps
+def test_ten_epochs_on_a_small_table_predict_one_class_and_the_step_floor_fixes_it() -> None:
+    """Why `congruence disagreement`'s default fusion said `none` for every turn: 10 epochs of a
+    32-turn table are 20 steps at lr 1e-4, the network stays at its initialisation."""
+    small = synthetic_turns(n_sessions=4, turns=8, seed=3)
+    paper = FusionDetector(min_steps=0, seed=1).fit(small)
+    ev = evaluate(small.ann_incongruence.tolist(), paper.predict(small).tolist())
+    assert ev.degenerate and ev.kappa == 0.0 and "learned nothing" in ev.degenerate_warning()
+    floor = FusionDetector(seed=1).fit(small)
+    ev = evaluate(small.ann_incongruence.tolist(), floor.predict(small).tolist())
+    assert not ev.degenerate and len(ev.predicted_classes) == 3 and ev.kappa > 0.3
 
 
 def test_rows_without_any_modality_get_no_prediction(held_out) -> None:

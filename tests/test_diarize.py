@@ -131,6 +131,53 @@ def test_one_voice_is_one_speaker_and_no_asr_gives_vad_turns(speak, diarizer):
     assert diarizer.diarize(Audio(np.zeros(16000, np.float32), 16000)) == []
 
 
+@pytest.fixture(scope="module")
+def one_voice(speak) -> Audio:
+    """A real one-voice espeak-ng recording: one speaker, four sentences with pauses."""
+    import soxr
+
+    parts = []
+    for text in (
+        "I have been thinking about it a lot.",
+        "It keeps coming back to me at night.",
+        "Sometimes I wonder what I should have said to her.",
+        "Then I try to sleep, but it does not work.",
+    ):
+        y, sr = sf.read(speak(text, voice="en-us", pitch=40), dtype="float32")
+        parts += [soxr.resample(y, sr, 16000).astype(np.float32), np.zeros(9600, np.float32)]
+    return Audio(np.concatenate(parts), 16000)
+
+
+@pytest.mark.slow
+def test_analyze_default_keeps_one_voice_whole_and_finds_two(one_voice, conversation, segments) -> None:
+    """`congruence analyze`'s diarization settings decide the number of speakers from the data."""
+    from congruence.config import AnalysisConfig
+
+    cfg = AnalysisConfig()
+    assert cfg.num_speakers is None  # not forced
+    d = Diarizer(num_speakers=cfg.num_speakers, max_speakers=cfg.max_speakers)
+    windows = d.speaker_windows(one_voice)
+    assert len(windows) >= 4 and {w.label for w in windows} == {0}
+    turns = d.diarize(conversation[0], segments)
+    assert {t.speaker for t in turns} == {"S1", "S2"}
+    assert _word_accuracy(turns, conversation[1], {"S1": "counsellor", "S2": "client"}) >= 0.9
+    # forcing two speakers (the former default) splits the one voice: what the default avoids
+    assert len({w.label for w in Diarizer(num_speakers=2).speaker_windows(one_voice)}) == 2
+
+
+def test_max_speakers_caps_the_clusters_the_threshold_finds():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 16))
+    emb = np.stack([centres[i % 3] + 0.05 * rng.normal(size=16) for i in range(9)])
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    assert len(set(cluster_embeddings(emb, threshold=0.3).tolist())) == 3
+    assert len(set(cluster_embeddings(emb, threshold=0.3, max_speakers=2).tolist())) == 2
+    # a cap does not split one voice
+    one = np.stack([centres[0] + 0.05 * rng.normal(size=16) for _ in range(5)])
+    one /= np.linalg.norm(one, axis=1, keepdims=True)
+    assert cluster_embeddings(one, max_speakers=2).tolist() == [0] * 5
+
+
 def test_window_spans_cover_regions():
     spans = window_spans([(0.0, 3.2), (5.0, 5.3)], window_s=1.5, hop_s=0.75, min_window_s=0.8, bounds=(0, 6))
     assert spans[:4] == [(0.0, 1.5), (0.75, 2.25), (1.5, 3.0), (1.7, 3.2)]

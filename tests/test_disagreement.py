@@ -28,8 +28,8 @@ from congruence.incongruence.disagreement import (
     quadrant_ttests,
     quadrants,
     welch,
-    write_disagreement,
 )
+from congruence.incongruence.disagreement_report import write_disagreement
 
 conf = st.floats(0.0, 1.0, allow_nan=False)
 
@@ -232,6 +232,26 @@ def test_cli_disagreement_with_two_raters_and_umap(tmp_path, tables) -> None:
     proj = pd.read_csv(out / "text_projection.csv")
     assert len(proj) == 96 and proj[["x", "y"]].notna().all().all()
     assert "(UMAP)" in (out / "text_projection.svg").read_text()  # 96 points: UMAP, the paper's method
+
+
+def test_a_collapsed_fusion_model_is_reported_not_hidden(tmp_path, tables) -> None:
+    """One class for every turn: a warning on the console, in report.md, evaluation.csv, summary.json."""
+    from congruence.cli import app
+
+    out = tmp_path / "dis"
+    r = CliRunner().invoke(
+        app, ["disagreement", str(tables), "--labels", str(tables / "labels.csv"), "--rater", "r1",
+              "--out", str(out), "--folds", "3", "--epochs", "1", "--lr", "1e-9", "--min-steps", "0",
+              "--projection", "pca"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "Warning: fusion model predicts" in r.output
+    assert "## Warning: degenerate model(s)" in (out / "report.md").read_text()
+    ev = pd.read_csv(out / "evaluation.csv").set_index("model")
+    assert bool(ev.loc["fusion", "degenerate"]) and ev.loc["fusion", "kappa"] == 0.0
+    assert not ev.loc[["text", "face", "voice"], "degenerate"].any()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["degenerate"]["fusion"] is True and len(summary["warnings"]) == 1
 
 
 def test_cli_without_labels_is_a_clear_error(tmp_path, tables) -> None:

@@ -103,10 +103,28 @@ def test_roles_from_names_override_and_heuristic() -> None:
         T(1, "S2", 1, 5, "I have been struggling a lot at work lately."),
     ]
     _, roles, how = assign_roles(anon)
-    assert roles == {"S1": Role.COUNSELLOR, "S2": Role.CLIENT} and how == "heuristic"
+    assert roles == {"S1": Role.COUNSELLOR, "S2": Role.CLIENT} and how == "guessed"
 
     _, roles, how = assign_roles(anon, parse_roles("S1=client,S2=therapist"))
-    assert roles == {"S1": Role.CLIENT, "S2": Role.COUNSELLOR} and how == "override"
+    assert roles == {"S1": Role.CLIENT, "S2": Role.COUNSELLOR} and how == "given"
+    # a given counsellor leaves the other speaker the client by deduction, not by a guess
+    _, roles, how = assign_roles(anon, parse_roles("S2=counsellor"))
+    assert roles == {"S1": Role.CLIENT, "S2": Role.COUNSELLOR} and how == "given"
+    # a given client alone leaves the counsellor to the heuristic: guessed
+    three = [*anon, T(2, "S3", 5, 6, "Can I add something?")]
+    _, roles, how = assign_roles(three, parse_roles("S2=client"))
+    assert roles["S2"] == Role.CLIENT and how == "guessed"
+    # a client who asks the questions is guessed to be the counsellor: the method says so
+    asking = [
+        T(0, "S1", 0, 4, "I have been thinking about my job and my family for weeks now."),
+        T(1, "S2", 4, 5, "Mm."),
+        T(2, "S1", 5, 6, "Why do I keep doing this? What is wrong with me?"),
+    ]
+    _, roles, how = assign_roles(asking)
+    assert how == "guessed"
+    # one speaker: taken to be the client, and that is a guess too
+    _, roles, how = assign_roles(anon[1:])
+    assert roles == {"S2": Role.CLIENT} and how == "guessed"
 
     with pytest.raises(TranscriptError, match="not in the transcript"):
         assign_roles(anon, parse_roles("S9=client"))

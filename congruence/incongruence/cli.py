@@ -5,7 +5,6 @@ Light to import: scikit-learn, torch and pandas load inside the commands.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +17,6 @@ LABELS_HELP = (
     "CSV/TSV/Parquet of labels: session_id, turn_index, incongruence (none/minimizing/contradiction), "
     "optional rater. Omit when the tables' ann_incongruence is filled."
 )
-
 
 
 def _modalities(text: str) -> tuple[str, ...]:
@@ -39,29 +37,10 @@ def _load(tables: list[Path], labels: Path | None, rater: str | None) -> Any:
     return table
 
 
-def _make(model: str, modalities: tuple[str, ...], task: str, seed: int, **kw: Any) -> Callable[[], Any]:
-    from congruence import registry
-
-    accepted = registry.keywords("incongruence.detector", model)  # an unknown name lists the valid ones
-    opts = {k: v for k, v in kw.items() if k in accepted}
-    opts["seed" if "seed" in accepted else "random_state"] = seed
-    return lambda: registry.create("incongruence.detector", model, modalities=modalities, task=task, **opts)
-
-
-def load_model(path: Path) -> Any:
-    """A saved detector: ``.pt`` -> the gated fusion model, anything else -> the calibrated detector."""
-    if path.suffix == ".pt":
-        from congruence.incongruence.fusion import FusionDetector
-
-        return FusionDetector.load(path)
-    from congruence.incongruence.detector import IncongruenceDetector
-
-    return IncongruenceDetector.load(path)
-
-
 def register(app: typer.Typer) -> None:
     """Add ``detect`` (train / eval / predict) and ``disagreement`` to the main app."""
     from congruence.cli import user_errors
+
     detect = typer.Typer(
         name="detect",
         help="Learned incongruence detector (E-THER none / minimizing / contradiction) from turn tables.",
@@ -84,6 +63,9 @@ def register(app: typer.Typer) -> None:
         folds: Annotated[int, typer.Option(help="Session-level CV folds (0 = skip the CV estimate).")] = 5,
         epochs: Annotated[int, typer.Option(help="gated: training epochs (paper: 10).")] = 10,
         lr: Annotated[float, typer.Option(help="gated: learning rate (paper: 1e-4).")] = 1e-4,
+        min_steps: Annotated[
+            int, typer.Option(help="gated: at least this many training steps (paper: ~750; 0 = epochs only).")
+        ] = 750,
         embedding: Annotated[bool, typer.Option(help="Use the text embedding.")] = True,
         egemaps: Annotated[bool, typer.Option(help="Use the eGeMAPS voice features.")] = True,
         rater: Annotated[str | None, typer.Option(help="Use one rater's labels (default: majority).")] = None,
@@ -93,33 +75,31 @@ def register(app: typer.Typer) -> None:
         seed: int = 0,
     ) -> None:
         """Train a detector on labelled turns; report session-level cross-validated scores first."""
-        from congruence.incongruence.detector import cross_validate
+        from congruence.incongruence.evaluation import cv_estimate
+        from congruence.incongruence.factory import check_model_file, model_factory
 
+        check_model_file(model, out)
         table = _load(tables, labels, rater)
-        make = _make(
+        make = model_factory(
             model,
             _modalities(modalities),
             task,
             seed,
             epochs=epochs,
             lr=lr,
+            min_steps=min_steps,
             text_embedding=embedding,
             egemaps=egemaps,
         )
-        if model == "gated" and out.suffix != ".pt":
-            raise CongruenceError("The gated fusion model is saved as a torch file.", "Name the output *.pt.")
-        if model != "gated" and out.suffix == ".pt":
-            raise CongruenceError("A .pt output is for --model gated.", "Name the output *.joblib.")
-        if folds:
-            n_sessions = table.loc[table["ann_incongruence"].notna(), "session_id"].nunique()
-            if n_sessions >= 2:
-                cv = cross_validate(make, table, n_splits=folds, seed=seed)
-                md = cv.evaluation.to_markdown(title=f"{cv.n_folds}-fold session-level cross-validation")
-                typer.echo(md)
-                if report is not None:
-                    _write_eval(report, cv.evaluation, md)
-            else:
-                typer.secho("Only one labelled session: no cross-validated estimate.", fg="yellow", err=True)
+        cv, why_not = cv_estimate(make, table, n_splits=folds, seed=seed)
+        if cv is None:
+            typer.secho(f"Note: {why_not}.", fg="yellow", err=True)
+        else:
+            md = cv.evaluation.to_markdown(title=f"{cv.n_folds}-fold session-level cross-validation")
+            typer.echo(md)
+            _warn_degenerate(cv.evaluation, f"{model} model (cross-validated)")
+            if report is not None:
+                _write_eval(report, cv.evaluation, md)
         det = make().fit(table)
         det.save(out)
         n, k = det.training_["n_labelled"], det.training_["n_sessions"]
@@ -138,6 +118,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Evaluate a saved detector against human labels: accuracy, macro-F1, Cohen's kappa, confusion."""
         from congruence.incongruence.detector import evaluate, table_labels
+        from congruence.incongruence.factory import load_model
 
         det = load_model(model_path)
         table = _load(tables, labels, rater)
@@ -145,6 +126,7 @@ def register(app: typer.Typer) -> None:
         ev = evaluate(y.tolist(), det.predict(table).tolist(), labels=det.classes)
         md = ev.to_markdown(title=f"{det.name} on {len(tables)} table(s)")
         typer.echo(md)
+        _warn_degenerate(ev, det.name)
         if out is not None:
             _write_eval(out, ev, md)
 
@@ -157,6 +139,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Predict the incongruence type of every turn (CSV keyed by session_id, turn_index)."""
         from congruence.incongruence.detector import read_tables
+        from congruence.incongruence.factory import load_model
         from congruence.io import write_atomic, write_json
 
         det = load_model(model_path)
@@ -181,6 +164,9 @@ def register(app: typer.Typer) -> None:
         threshold: Annotated[float, typer.Option(help="Quadrant threshold on P(correct label).")] = 0.5,
         epochs: Annotated[int, typer.Option(help="gated: training epochs (paper: 10).")] = 10,
         lr: Annotated[float, typer.Option(help="gated: learning rate (paper: 1e-4).")] = 1e-4,
+        min_steps: Annotated[
+            int, typer.Option(help="gated: at least this many training steps (paper: ~750; 0 = epochs only).")
+        ] = 750,
         projection: Annotated[str, typer.Option(help="auto | umap | pca.")] = "auto",
         rater: Annotated[str | None, typer.Option(help="Use one rater's labels (default: majority).")] = None,
         seed: int = 0,
@@ -191,13 +177,15 @@ def register(app: typer.Typer) -> None:
         t-tests, confidence plot and text-embedding projection (CSV, Markdown, PNG, SVG).
         """
         from congruence.incongruence.detector import read_labels
-        from congruence.incongruence.disagreement import analyze_disagreement, write_disagreement
+        from congruence.incongruence.disagreement import analyze_disagreement
+        from congruence.incongruence.disagreement_report import write_disagreement
+        from congruence.incongruence.labels import rater_labels
 
         if projection not in ("auto", "umap", "pca"):
             raise CongruenceError(f"Unknown projection {projection!r}.", "Use auto, umap or pca.")
         table = _load(tables, labels, rater)
-        raters = _two_raters(table, read_labels(labels)) if labels is not None and rater is None else None
-        opts = {"epochs": epochs, "lr": lr} if fusion == "gated" else {}
+        raters = rater_labels(table, read_labels(labels)) if labels is not None and rater is None else None
+        opts = {"epochs": epochs, "lr": lr, "min_steps": min_steps}  # the factory keeps what a model uses
         result = analyze_disagreement(
             table,
             fusion=fusion,
@@ -210,25 +198,14 @@ def register(app: typer.Typer) -> None:
         )
         files = write_disagreement(result, table, out, projection=projection, seed=seed)
         typer.echo(Path(files["report_md"]).read_text())
+        for w in result.warnings:
+            typer.secho(f"Warning: {w}", fg="yellow", err=True)
         typer.echo(f"Wrote {len(files)} files to {out}")
 
 
-def _two_raters(table: Any, labels: Any) -> tuple[Any, Any] | None:
-    """The first two raters' labels aligned with ``table`` rows, if the labels file has two raters."""
-    import pandas as pd
-
-    names = list(dict.fromkeys(labels["rater"].tolist()))
-    if len(names) < 2:
-        return None
-    key = pd.MultiIndex.from_frame(
-        table[["session_id", "turn_index"]].astype({"session_id": str, "turn_index": int})
-    )
-    out = []
-    for name in names[:2]:
-        one = labels[labels["rater"] == name].drop_duplicates(["session_id", "turn_index"])
-        s = one.set_index(["session_id", "turn_index"])["incongruence"].reindex(key)
-        out.append(pd.Series(s.to_numpy(), index=table.index, dtype=object))
-    return out[0], out[1]
+def _warn_degenerate(ev: Any, model: str) -> None:
+    if ev.degenerate:
+        typer.secho(f"Warning: {ev.degenerate_warning(model)}", fg="yellow", err=True)
 
 
 def _write_eval(path: Path, ev: Any, md: str) -> None:

@@ -32,6 +32,7 @@ calibrated model.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -243,6 +244,10 @@ class _Scaler:
         return np.clip(np.nan_to_num(z, nan=0.0), -CLIP, CLIP)  # NaN -> the training mean
 
 
+#: Default least number of optimisation steps (see :class:`FusionDetector`'s ``min_steps``).
+MIN_STEPS = 750
+
+
 class FusionDetector:
     """The gated attention fusion model on turn tables: train, predict, attention weights, save / load.
 
@@ -250,8 +255,14 @@ class FusionDetector:
         modalities: modalities fused (default text, face, voice).
         task: ``"type"`` (none / minimizing / contradiction) or ``"binary"``.
         hidden, dropout, modality_dropout: see :class:`GatedAttentionFusion`.
-        epochs, lr: the paper's 10 epochs at 1e-4 by default; small data sets may need more
-            epochs or a larger rate (check with session-level cross-validation).
+        epochs, lr: the paper's 10 epochs at 1e-4 by default.
+        min_steps: at least this many optimisation steps, adding epochs when ``epochs`` passes
+            over the data give fewer (0: exactly ``epochs``). The paper's 10 epochs were 10 passes
+            over ~1,200 training segments (EMPSPEECH: 1,718 segments, appendix B), about 750
+            AdamW steps at batch 16 (its batch size is not given; 16 assumed); on a table of a
+            few dozen turns 10 epochs are ~20 steps at 1e-4, the network stays at its random
+            initialisation and predicts one class for every turn. The default keeps the paper's
+            learning rate and its number of steps.
         batch_size, weight_decay: AdamW settings.
         class_weight: ``"balanced"`` weighs the cross-entropy by ``n / (k * n_class)``; ``"none"``.
         text_embedding, egemaps: include the sentence embedding / eGeMAPS in the inputs.
@@ -270,6 +281,7 @@ class FusionDetector:
         modality_dropout: float = 0.2,
         epochs: int = 10,
         lr: float = 1e-4,
+        min_steps: int = MIN_STEPS,
         batch_size: int = 16,
         weight_decay: float = 1e-4,
         class_weight: str = "balanced",
@@ -282,10 +294,11 @@ class FusionDetector:
             raise CongruenceError(f"Unknown task {task!r}.", "Use 'type' or 'binary'.")
         if class_weight not in ("balanced", "none"):
             raise CongruenceError(f"Unknown class_weight {class_weight!r}.", "Use 'balanced' or 'none'.")
-        if epochs < 1 or lr <= 0 or batch_size < 1:
+        if epochs < 1 or lr <= 0 or batch_size < 1 or min_steps < 0:
             raise CongruenceError(
-                "epochs and batch_size must be >= 1 and lr > 0.", "Fix the training settings."
+                "epochs and batch_size must be >= 1, lr > 0 and min_steps >= 0.", "Fix the training settings."
             )
+        self.min_steps = min_steps
         self.spec = FeatureSpec(tuple(modalities), text_embedding, egemaps, cross=False)
         self.task: Task = task
         self.classes: tuple[str, ...] = LABELS if task == "type" else BINARY_LABELS
@@ -316,6 +329,7 @@ class FusionDetector:
             "modality_dropout": self.p_modality,
             "epochs": self.epochs,
             "lr": self.lr,
+            "min_steps": self.min_steps,
             "batch_size": self.batch_size,
             "weight_decay": self.weight_decay,
             "class_weight": self.class_weight,
@@ -417,7 +431,9 @@ class FusionDetector:
         opt = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         losses = []
         net.train()
-        for _ in range(self.epochs):
+        steps_per_epoch = math.ceil(len(y) / self.batch_size)
+        epochs = max(self.epochs, math.ceil(self.min_steps / steps_per_epoch))
+        for _ in range(epochs):
             order = torch.randperm(len(y), generator=gen)
             total = 0.0
             for start in range(0, len(y), self.batch_size):
@@ -436,6 +452,8 @@ class FusionDetector:
             "n_labelled": len(y),
             "n_sessions": int(pd.Series(_groups_of(sub, groups, keep)).nunique()),
             "label_counts": {c: int((y_str == c).sum()) for c in self.classes},
+            "epochs": epochs,
+            "steps": epochs * steps_per_epoch,
             "epoch_loss": [round(v, 5) for v in losses],
             "congruence_version": __version__,
         }

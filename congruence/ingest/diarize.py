@@ -76,12 +76,19 @@ def window_spans(
 
 
 def cluster_embeddings(
-    embeddings: np.ndarray, *, threshold: float = 0.3, num_speakers: int | None = None
+    embeddings: np.ndarray,
+    *,
+    threshold: float = 0.3,
+    num_speakers: int | None = None,
+    max_speakers: int | None = None,
 ) -> np.ndarray:
     """Agglomerative clustering (average linkage, cosine distance) of L2-normalised embeddings.
 
-    With ``num_speakers`` the tree is cut into that many clusters; otherwise at cosine distance
-    ``threshold``. Labels are renumbered 0, 1, ... in order of first appearance.
+    With ``num_speakers`` the tree is cut into that many clusters (forced). Otherwise the number
+    of speakers comes from the data: the tree is cut at cosine distance ``threshold`` (one voice
+    stays one cluster), and at most ``max_speakers`` clusters are kept (the tree is cut into
+    that many when the threshold gives more). Labels are renumbered 0, 1, ... in order of first
+    appearance.
     """
     n = len(embeddings)
     if n == 0:
@@ -90,13 +97,20 @@ def cluster_embeddings(
         return np.zeros(n, dtype=int)
     from sklearn.cluster import AgglomerativeClustering
 
-    if num_speakers is not None:
-        algo = AgglomerativeClustering(n_clusters=min(num_speakers, n), metric="cosine", linkage="average")
-    else:
-        algo = AgglomerativeClustering(
-            n_clusters=None, distance_threshold=threshold, metric="cosine", linkage="average"
-        )
-    raw = algo.fit_predict(np.asarray(embeddings, dtype=np.float64))
+    x = np.asarray(embeddings, dtype=np.float64)
+
+    def cut(k: int | None) -> np.ndarray:
+        if k is not None:
+            algo = AgglomerativeClustering(n_clusters=min(k, n), metric="cosine", linkage="average")
+        else:
+            algo = AgglomerativeClustering(
+                n_clusters=None, distance_threshold=threshold, metric="cosine", linkage="average"
+            )
+        return algo.fit_predict(x)
+
+    raw = cut(num_speakers)
+    if num_speakers is None and max_speakers is not None and len(set(raw.tolist())) > max_speakers:
+        raw = cut(max_speakers)
     order: dict[int, int] = {}
     for lab in raw:
         order.setdefault(int(lab), len(order))
@@ -156,7 +170,11 @@ class Diarizer:
     Args:
         threshold: cosine-distance cut of the clustering tree (~0.3 separated clean synthetic and
             studio voices; noisy rooms may need tuning).
-        num_speakers: a fixed number of speakers instead of the threshold (e.g. 2 for a session).
+        num_speakers: a fixed number of speakers instead of the threshold (forced: a one-voice
+            recording is then split too). ``None``: decided from the data (see
+            :func:`cluster_embeddings`).
+        max_speakers: with ``num_speakers=None``, at most this many speakers (e.g. 2 for a
+            counselling session).
         window_s, hop_s: analysis window and hop in seconds.
         min_window_s: shorter speech regions are widened to this length.
     """
@@ -166,6 +184,7 @@ class Diarizer:
         *,
         threshold: float = 0.3,
         num_speakers: int | None = None,
+        max_speakers: int | None = None,
         window_s: float = 1.5,
         hop_s: float = 0.75,
         min_window_s: float = 0.8,
@@ -180,6 +199,7 @@ class Diarizer:
             )
         self.threshold = threshold
         self.num_speakers = num_speakers
+        self.max_speakers = max_speakers
         self.window_s = window_s
         self.hop_s = hop_s
         self.min_window_s = min_window_s
@@ -190,6 +210,7 @@ class Diarizer:
             "encoder": "resemblyzer-0.1.4",
             "threshold": self.threshold,
             "num_speakers": self.num_speakers,
+            "max_speakers": self.max_speakers,
             "window_s": self.window_s,
             "hop_s": self.hop_s,
             "min_window_s": self.min_window_s,
@@ -243,7 +264,10 @@ class Diarizer:
         if not spans:
             return []
         labels = cluster_embeddings(
-            self.embed(a, spans), threshold=self.threshold, num_speakers=self.num_speakers
+            self.embed(a, spans),
+            threshold=self.threshold,
+            num_speakers=self.num_speakers,
+            max_speakers=self.max_speakers,
         )
         return [SpeakerWindow(s, e, int(lab)) for (s, e), lab in zip(spans, labels, strict=True)]
 

@@ -150,6 +150,10 @@ def parse_roles(spec: str | Mapping[str, str] | None) -> dict[str, Role]:
     return out
 
 
+#: How a session's roles were decided, from the most to the least certain.
+ROLE_SOURCES: tuple[str, ...] = ("given", "names", "guessed")
+
+
 def assign_roles(
     turns: Sequence[Turn], override: Mapping[str, Role] | None = None
 ) -> tuple[list[Turn], dict[str, Role], str]:
@@ -158,7 +162,10 @@ def assign_roles(
     The heuristic (for anonymous labels such as the diarizer's ``S1``/``S2``) is
     :func:`congruence.ingest.diarize.counsellor_scores`: the counsellor asks more questions, talks
     less and opens the session. Returns the turns, the mapping and how it was decided
-    (``"override"``, ``"names"`` or ``"heuristic"``).
+    (:data:`ROLE_SOURCES`): ``"guessed"`` when the heuristic chose any speaker's role (or a lone
+    speaker was taken to be the client), else ``"given"`` when the user's override decided any,
+    else ``"names"``. Speakers left over once a counsellor is given or named are clients by
+    deduction, not guessed.
     """
     from congruence.ingest.diarize import assign_roles as by_heuristic
 
@@ -170,6 +177,8 @@ def assign_roles(
             "Use the speaker labels as they appear in the transcript.",
         )
     named = roles_from_names([s for s in speakers if s not in (override or {})])
-    roles = by_heuristic(turns, override={**named, **(override or {})})
-    method = "override" if override else "names" if len(named) == len(speakers) else "heuristic"
+    known = {**named, **(override or {})}
+    roles = by_heuristic(turns, override=known)
+    decided = len(known) == len(speakers) or (Role.COUNSELLOR in known.values() and len(speakers) > 1)
+    method = "guessed" if not decided else "given" if override else "names"
     return [replace(t, role=roles[t.speaker]) for t in turns], roles, method

@@ -356,6 +356,7 @@ def build_context(
         "n_turns": stats.get("turns", len(summary.get("turns") or []) or None),
         "n_client_turns": len(rows),
         "roles": summary.get("roles") or {},
+        "roles_from": stats.get("roles_from"),
         "rows": rows,
         "responses": [r for r in rows if r["response"] is not None],
         "pairs": [
