@@ -541,6 +541,28 @@ def render_report(
     return "\n".join(out) + "\n"
 
 
+def write_tables(
+    cases: pd.DataFrame, out: Path, *, per_clip: int = 5, n_small: int = 31, seed: int = 0
+) -> None:
+    """The cases as turn tables for ``congruence disagreement`` / ``detect``: one session per clip.
+
+    ``out/all/<clip>/turns.parquet`` holds every case; ``out/small/...`` a small labelled study
+    like the one in issue 10 (31 turns): ``per_clip`` cases drawn per clip (numpy seed ``seed``),
+    the first ``n_small`` of them in clip order.
+    """
+    rng = np.random.default_rng(seed)
+    sid = cases["session_id"].to_numpy()
+    picks = [
+        rng.choice(np.flatnonzero(sid == s), per_clip, replace=False) for s in cases["session_id"].unique()
+    ]
+    small = cases.iloc[np.sort(np.concatenate(picks)[:n_small])]
+    for name, table in (("all", cases), ("small", small)):
+        for session, g in table.groupby("session_id"):
+            d = out / name / str(session)
+            d.mkdir(parents=True, exist_ok=True)
+            g.to_parquet(d / "turns.parquet")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Build the constructed cases, evaluate, write the dated report."""
     ap = argparse.ArgumentParser(
@@ -553,6 +575,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--fps", type=float, default=2.0, help="frames per second sampled from the video clips")
     ap.add_argument("--no-detector", action="store_true", help="skip the learned-detector sanity check")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--tables-dir", type=Path, default=None, help="also write the cases as turn tables (see write_tables)"
+    )
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     cases = build_cases(fps=args.fps)
@@ -570,6 +595,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             [c for c in cases.columns if c != "text_embedding" and not c.startswith("face_va_expression")]
         ]
         flat.to_csv(args.cases_csv, index=False)
+    if args.tables_dir is not None:
+        write_tables(cases, args.tables_dir)
     print(text)
     print(f"report: {out}")
     print("confusion (rows expected, columns typed):\n" + confusion_markdown(rule.confusion))
