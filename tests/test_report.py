@@ -489,3 +489,15 @@ def test_clock_reads_back_to_the_time(seconds: float) -> None:
     back = sum(p * 60**i for i, p in enumerate(reversed(parts)))
     assert abs(back - seconds) <= (0.5 if seconds >= 3599.95 else 0.05 + 1e-9)
     assert all(p < 60 for p in parts[1:])
+
+
+def test_a_guessed_role_assignment_is_shown(folder: Path) -> None:
+    """Roles chosen by the heuristic carry a "guessed" badge; given or named roles do not."""
+    summary_path = folder / "summary.json"
+    summary = json.loads(summary_path.read_text())
+    assert ">guessed</span>" not in render_report(load_output(folder))
+    summary["stats"]["roles_from"] = "guessed"
+    summary_path.write_text(json.dumps(summary))
+    html = render_report(load_output(folder))
+    roles = html[html.index("<dt>Roles</dt>") :].split("</dd>", 1)[0]
+    assert ">guessed</span>" in roles
