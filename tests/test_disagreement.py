@@ -143,7 +143,8 @@ def turns() -> pd.DataFrame:
 
 
 def test_analysis_is_consistent_and_writes_tables_and_figures(tmp_path, turns: pd.DataFrame) -> None:
-    res = analyze_disagreement(turns, fusion="gated", fusion_options={"epochs": 15, "lr": 1e-3}, n_splits=3)
+    opts = {"epochs": 15, "lr": 1e-3, "min_steps": 0}  # a consistency check: a short schedule suffices
+    res = analyze_disagreement(turns, fusion="gated", fusion_options=opts, n_splits=3)
     p = res.predictions
     assert len(p) == len(turns) and list(res.disagreement.index) == ["text", "face", "voice", "fusion"]
     for m in ("text", "face", "voice"):
@@ -210,7 +211,7 @@ def test_cli_detect_train_eval_predict(tmp_path, tables) -> None:
     # the gated model trains through the same command and is saved as a torch file
     r = runner.invoke(
         app, ["detect", "train", str(tables), "--labels", str(tables / "labels.csv"), "--model", "gated",
-              "--epochs", "2", "--folds", "0", "--out", str(tmp_path / "fusion.pt")],
+              "--epochs", "2", "--min-steps", "0", "--folds", "0", "--out", str(tmp_path / "fusion.pt")],
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     assert (tmp_path / "fusion.pt").stat().st_size > 1000
