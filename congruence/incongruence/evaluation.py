@@ -287,7 +287,7 @@ def cross_validate(
     sub = table.loc[keep].copy()
     y = y_all[keep]
     g = np.asarray(groups)[keep.to_numpy()] if groups is not None else session_groups(sub)
-    folds = session_splits(g, n_splits=n_splits, y=y.to_numpy(), seed=seed)
+    folds = session_splits(g.tolist(), n_splits=n_splits, y=y.to_numpy(), seed=seed)
     cols = [f"p_{c}" for c in proto.classes]
     probs = pd.DataFrame(np.nan, index=sub.index, columns=cols)
     fold_of = np.full(len(sub), -1)

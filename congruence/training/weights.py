@@ -110,7 +110,7 @@ def batch_median_scores(
     """E-THER's training-time score: eq. 3 with ``tau_e`` = the batch median VA mismatch.
 
     ``s_i = clip(||e_v_i - e_t_i|| / median_B ||e_v - e_t|| + lam (1 - cos(z_v_i, z_t_i)), 0, 1)``
-    (papers/e-ther.md, IV-A-3: "we use tau_e as the batch median VAD mismatch and lambda = 0.5").
+    (docs/references.md#e-ther, IV-A-3: "we use tau_e as the batch median VAD mismatch and lambda = 0.5").
     Each row's value depends on the whole batch, by design of the paper: use it for sample
     weights (:func:`continuous_weights`), never as a per-turn measurement. Thin wrapper over
     :func:`congruence.incongruence.scores.ether_score` with ``tau_e=None``.
