@@ -20,6 +20,7 @@ from congruence import table as turn_table
 from congruence.config import AnalysisConfig
 from congruence.errors import CongruenceError
 from congruence.incongruence.pairs import score_table
+from congruence.incongruence.scores import TAU_FIXED
 from congruence.ingest import media as media_mod
 from congruence.ingest.transcripts import TRANSCRIPT_EXTS
 from congruence.io import JsonlStore, text_digest
@@ -135,6 +136,12 @@ def analyze(
         )
     warnings += more
     turns, role_map, role_method = with_roles(turns, roles)
+    if role_method == "guessed":  # the heuristic can be wrong (a client who asks questions): say so
+        warnings.append(
+            "Roles were guessed (the counsellor asks more questions and talks less): "
+            + ", ".join(f"{k}={v}" for k, v in role_map.items())
+            + ". If that is wrong, set them with --roles."
+        )
     session = Session(
         session_id=session_id,
         turns=turns,
@@ -223,8 +230,6 @@ def pair_provenance(
     """Provenance of the incongruence columns of every modality pair (rule-based: proxies);
     ``table`` (scored) says which pairs compared arousal only; ``tau_e`` is the fixed scale
     (``None``: :data:`~congruence.incongruence.scores.TAU_FIXED`)."""
-    from congruence.incongruence.scores import TAU_FIXED
-
     tau = TAU_FIXED if tau_e is None else tau_e
     prov: dict[str, Provenance] = {}
     arousal_only = table.attrs.get("arousal_only", []) if table is not None else []
@@ -248,9 +253,9 @@ def declared_provenance(config: AnalysisConfig | None = None) -> dict[str, Prove
     config = config or AnalysisConfig()
     analyzers = Analyzers(config)
     declared = [analyzers.get(m).columns() for m in analyzers.enabled()]
-    return turn_table.assemble_provenance(*declared, pair_provenance(
-        threshold=config.incongruence.threshold, tau_e=config.incongruence.tau_e
-    ))
+    return turn_table.assemble_provenance(
+        *declared, pair_provenance(threshold=config.incongruence.threshold, tau_e=config.incongruence.tau_e)
+    )
 
 
 def truncation_warnings(source: Source, table: pd.DataFrame) -> tuple[dict[str, list[int]], list[str]]:

@@ -34,7 +34,8 @@ def turns_from_asr(
     from congruence.ingest.asr import transcribe
     from congruence.ingest.diarize import Diarizer
 
-    cache = work / f"asr-{text_digest(media_key, config.asr_model, config.num_speakers)}.json"
+    n, most = config.num_speakers, config.max_speakers
+    cache = work / f"asr-{text_digest(media_key, config.asr_model, n, most)}.json"
     if cache.exists():
         turns = [
             Turn(**{**t, "words": [Word(**w) for w in t["words"]]}) for t in json.loads(cache.read_text())
@@ -44,7 +45,7 @@ def turns_from_asr(
         progress("transcribing (ASR)", 0, 2)
         segments = transcribe(audio, model=config.asr_model)
         progress("diarizing speakers", 1, 2)
-        turns = Diarizer(num_speakers=config.num_speakers).diarize(audio, segments) if segments else []
+        turns = Diarizer(num_speakers=n, max_speakers=most).diarize(audio, segments) if segments else []
         progress("diarizing speakers", 2, 2)
         write_json(cache, [asdict(t) for t in turns])
     turns = merge_consecutive([t for t in turns if t.text.strip()], max_gap=config.merge_max_gap)
