@@ -6,10 +6,16 @@ Per turn (:meth:`FaceAnalyzer.analyze_turn`):
    interventions paper's reference) and drop detections below ``min_confidence``;
 2. track them with a fresh SORT tracker (:mod:`.sort`), so each turn's result is independent
    of the others and can be cached;
-3. for every detection of every track: FER-2013 expression probabilities (:mod:`.expression`),
-   the 478-point mesh and from it action-unit proxies, head pose and gaze (:mod:`.geometry`),
-   valence / arousal (``"face.va"``, :mod:`.va`); these feed running sums per track, so memory
-   does not grow with the number of frames;
+3. for every detection of every track: FER-2013-class expression probabilities (:mod:`.expression`;
+   ``expression="ensemble"``, the mean of fer's and facex's models, by default, ``"fer"`` or
+   ``"facex"`` alone by name), action-unit-like channels (``au_source="blendshapes"``: MediaPipe
+   FaceLandmarker v2 blendshape scores, :mod:`.blendshapes`, by default; ``"mesh"``: geometric
+   proxies from the 478-point mesh, :mod:`.geometry`), head pose and gaze from the mesh, valence /
+   arousal (``"face.va"``, :mod:`.va`); these feed running sums per track, so memory does not grow
+   with the number of frames. The slower models (facex ~20-40 ms, blendshapes ~15 ms per face) run
+   at most once per ``model_interval`` seconds per track and their last answer is held in between
+   (expression and facial actions change more slowly than the 2 frames/s that analyze samples);
+   fer and the mesh run on every frame;
 4. choose the client's track (:mod:`.selection`) and report its turn means (the interventions
    paper averages over the segment) and its values at the key frame, the frame nearest to
    ``key_time`` (E-THER's frame at the client's verbal response onset), plus an engagement proxy
@@ -36,8 +42,25 @@ import pandas as pd
 from congruence.errors import CongruenceError, MediaError
 from congruence.ingest.media import Frame
 from congruence.perception.base import Features, Value
+from congruence.perception.face.blendshapes import (
+    BLENDSHAPE_AU_NAMES,
+    BLENDSHAPE_AUS,
+    BLENDSHAPE_MODEL_NAME,
+    BlendshapeModel,
+    blendshape_aus,
+)
 from congruence.perception.face.engagement import animation_score, engagement_proxy, head_orientation_score
-from congruence.perception.face.expression import EXPRESSIONS, FER_MODEL_NAME, FerClassifier
+from congruence.perception.face.expression import (
+    ENSEMBLE_MODEL_NAME,
+    EXPRESSION_MODELS,
+    EXPRESSIONS,
+    FACEX_MODEL_NAME,
+    FER_MODEL_NAME,
+    FacexClassifier,
+    FerClassifier,
+    ensemble_mean,
+    expression_crop_box,
+)
 from congruence.perception.face.geometry import AU_LABELS, AU_NAMES, au_proxies, gaze, head_pose
 from congruence.perception.face.mesh import FaceMesher, crop_padded, square_crop_box
 from congruence.perception.face.selection import TrackPolicy, TrackSummary, choose_track, validate_policy
@@ -45,16 +68,20 @@ from congruence.perception.face.sort import SortTracker
 from congruence.provenance import Kind, Provenance
 from congruence.registry import create
 
-VERSION = 1
+VERSION = 2
 STATUSES = ("ok", "no_face", "no_frames")
-# AU proxies whose within-turn variation counts as facial animation (blinks are not "animated")
+AU_SOURCES = ("blendshapes", "mesh")
+_EXPRESSION_NAMES = {"ensemble": ENSEMBLE_MODEL_NAME, "fer": FER_MODEL_NAME, "facex": FACEX_MODEL_NAME}
+_AU_LABELS = {**AU_LABELS, "au09": "nose wrinkler"}
+# mesh AU proxies whose within-turn variation counts as facial animation (blinks are not "animated");
+# always the geometric ones, whatever the AU source, so the engagement proxy keeps one scale
 ANIMATION_AUS = ("au01", "au02", "au04", "au12", "au15", "au25", "au26")
 # per-frame scalars that are averaged over the turn: name in the per-frame dict -> output column
 _MEAN_COLUMNS: dict[str, str] = {
     "valence": "face_valence",
     "arousal": "face_arousal",
     **{f"expr_{e}": f"face_expr_{e}" for e in EXPRESSIONS},
-    **{au: f"face_{au}" for au in AU_NAMES},
+    **{au: f"face_{au}" for au in BLENDSHAPE_AU_NAMES},
     "yaw": "face_head_yaw",
     "pitch": "face_head_pitch",
     "roll": "face_head_roll",
@@ -103,6 +130,9 @@ class _TrackAcc:
     key_time: float | None = None
     key_values: dict[str, Any] = field(default_factory=dict)
     key_crop: np.ndarray | None = None
+    # last answers of the slower models, held between their runs (see model_interval)
+    held: dict[str, Any] = field(default_factory=dict)
+    held_time: float | None = None
 
     def add(self, name: str, value: float | None) -> None:
         if value is not None and math.isfinite(value):
@@ -177,6 +207,12 @@ class FaceAnalyzer:
         va: ``"face.va"`` name: ``"proxy"`` (default), ``"onnx"``, ``"emonet"`` / ``"torch"``.
         va_model_path: local model file for a plug-in ``va``.
         va_options: further keyword arguments of the ``va`` class (e.g. ``normalize``).
+        expression: ``"ensemble"`` (default: mean of fer and facex), ``"fer"`` or ``"facex"``
+            (see :mod:`congruence.perception.face.expression`).
+        au_source: ``"blendshapes"`` (default: MediaPipe FaceLandmarker v2 blendshape scores,
+            :mod:`.blendshapes`) or ``"mesh"`` (geometric proxies, :mod:`.geometry`).
+        model_interval: seconds between runs of facex and the blendshape model on one track;
+            their last answer is held in between (0: every frame).
         client_track: ``"largest"``, ``"left"``, ``"right"``, ``"center"`` or a track index
             (see :mod:`congruence.perception.face.selection`).
         min_confidence: detector confidence below which a detection is ignored.
@@ -208,9 +244,30 @@ class FaceAnalyzer:
         iou_threshold: float = 0.3,
         max_age: int = 3,
         detector_options: Mapping[str, Any] | None = None,
+        expression: str = "ensemble",
+        au_source: str = "blendshapes",
+        model_interval: float = 1.0,
     ) -> None:
         if not 0.0 <= min_confidence <= 1.0:
             raise CongruenceError(f"min_confidence must lie in [0, 1], got {min_confidence}.")
+        if expression not in EXPRESSION_MODELS:
+            raise CongruenceError(
+                f"Unknown face expression model '{expression}'.",
+                f"Set expression to one of {', '.join(EXPRESSION_MODELS)} in the [face] config section.",
+            )
+        if au_source not in AU_SOURCES:
+            raise CongruenceError(
+                f"Unknown face AU source '{au_source}'.",
+                f"Set au_source to one of {', '.join(AU_SOURCES)} in the [face] config section.",
+            )
+        if not (isinstance(model_interval, int | float) and model_interval >= 0):
+            raise CongruenceError(
+                f"model_interval must be a number of seconds >= 0, got {model_interval!r}.",
+                "Set model_interval = 1.0 (the default) or 0 (every frame) in the [face] config section.",
+            )
+        self.expression = expression
+        self.au_source = au_source
+        self.model_interval = float(model_interval)
         self.client_track = validate_policy(client_track)
         self.min_confidence = min_confidence
         self.min_face_size = min_face_size
@@ -227,7 +284,16 @@ class FaceAnalyzer:
             va_kwargs["model_path"] = va_model_path
         self.va = create("face.va", va, **va_kwargs)
         self.mesher = FaceMesher()
-        self.fer = FerClassifier()
+        # members of the expression model; fer is cheap and runs on every frame, facex is held
+        self.expr_models: dict[str, FerClassifier | FacexClassifier] = {}
+        if expression in ("ensemble", "fer"):
+            self.expr_models["fer"] = FerClassifier()
+        if expression in ("ensemble", "facex"):
+            self.expr_models["facex"] = FacexClassifier()
+        self.blendshapes = BlendshapeModel() if au_source == "blendshapes" else None
+        self.au_names = BLENDSHAPE_AU_NAMES if au_source == "blendshapes" else AU_NAMES
+        if hasattr(self.va, "expression_source"):
+            self.va.expression_source = _EXPRESSION_NAMES[expression]
 
     # ------------------------------------------------------------------ description
     def config(self) -> dict[str, Any]:
@@ -236,7 +302,9 @@ class FaceAnalyzer:
             "version": VERSION,
             "detector": self.detector.config(),
             "va": self.va.config(),
-            "fer": FER_MODEL_NAME,
+            "expression": {"model": _EXPRESSION_NAMES[self.expression], "crop": "haar-like"},
+            "au_source": BLENDSHAPE_MODEL_NAME if self.au_source == "blendshapes" else "mesh-geometry",
+            "model_interval": self.model_interval,
             "mesh": {"model": "mediapipe-face-mesh-0.10.21", "crop_scale": self.mesher.crop_scale},
             "client_track": self.client_track,
             "min_confidence": self.min_confidence,
@@ -249,6 +317,7 @@ class FaceAnalyzer:
     def columns(self) -> dict[str, Provenance]:
         det = f"{self.detector.name}+sort"
         mesh = "mediapipe-face-mesh"
+        expr = _EXPRESSION_NAMES[self.expression]
         va_kind = self.va.kind
         va_est = self.va.estimator
         va_note = (
@@ -270,15 +339,13 @@ class FaceAnalyzer:
             "face_va_expression": Provenance(
                 va_est, Kind.MODEL, "expression probabilities of a plug-in VA model, if it has them"
             ),
-            "face_expression": Provenance(FER_MODEL_NAME, Kind.MODEL, "top FER-2013 class of the turn mean"),
-            "face_expression_key": Provenance(FER_MODEL_NAME, Kind.MODEL, "top FER-2013 class, key frame"),
+            "face_expression": Provenance(expr, Kind.MODEL, "top FER-2013 class of the turn mean"),
+            "face_expression_key": Provenance(expr, Kind.MODEL, "top FER-2013 class, key frame"),
         }
         for e in EXPRESSIONS:
-            cols[f"face_expr_{e}"] = Provenance(FER_MODEL_NAME, Kind.MODEL, f"P({e}), turn mean")
-        for au in AU_NAMES:
-            cols[f"face_{au}"] = Provenance(
-                mesh, Kind.PROXY, f"{AU_LABELS[au]}: mesh geometry / inter-ocular distance, turn mean"
-            )
+            cols[f"face_expr_{e}"] = Provenance(expr, Kind.MODEL, f"P({e}), turn mean")
+        for au in self.au_names:
+            cols[f"face_{au}"] = self._au_provenance(au, "turn mean")
         for c in ("face_head_yaw", "face_head_pitch", "face_head_roll"):
             cols[c] = Provenance(mesh, Kind.PROXY, "degrees, from mesh 3D geometry, turn mean")
         cols["face_gaze_x"] = Provenance(mesh, Kind.PROXY, "iris offset in eye half-widths, + = image right")
@@ -289,11 +356,30 @@ class FaceAnalyzer:
         cols["face_engagement"] = Provenance(
             "engagement-proxy(gaze,head,animation,presence)", Kind.PROXY, "E-THER ranges; visible cues only"
         )
-        for au in AU_NAMES:
-            cols[f"face_{au}_z"] = Provenance(
-                mesh, Kind.PROXY, "z-score against the person's most neutral turns (finalize)"
-            )
+        for au in self.au_names:
+            cols[f"face_{au}_z"] = self._au_provenance(au, "z-score against the person's most neutral turns")
         return cols
+
+    def _au_provenance(self, au: str, what: str) -> Provenance:
+        if self.au_source == "mesh":
+            return Provenance(
+                "mediapipe-face-mesh",
+                Kind.PROXY,
+                f"{_AU_LABELS[au]}: mesh geometry / inter-ocular distance, {what}",
+            )
+        if au == "au25":
+            return Provenance(
+                BLENDSHAPE_MODEL_NAME,
+                Kind.PROXY,
+                f"{_AU_LABELS[au]}: jawOpen - mouthClose blendshape scores (0-1), {what}; "
+                "not a FACS-coded AU intensity",
+            )
+        return Provenance(
+            BLENDSHAPE_MODEL_NAME,
+            Kind.MODEL,
+            f"{_AU_LABELS[au]} <- mean({', '.join(BLENDSHAPE_AUS[au])}): a trained model's blendshape "
+            f"score (0-1), not a FACS-coded AU intensity; {what}",
+        )
 
     # ------------------------------------------------------------------ per turn
     def _detect(self, img: np.ndarray) -> np.ndarray:
@@ -311,14 +397,23 @@ class FaceAnalyzer:
             rows.append([*box, d.score])
         return np.asarray(rows, dtype=float).reshape(-1, 5)
 
-    def _face_values(self, img: np.ndarray, gray: np.ndarray, box: np.ndarray) -> tuple[dict[str, Any], bool]:
-        """Per-detection values and whether a mesh was found."""
+    def _face_values(
+        self, img: np.ndarray, gray: np.ndarray, box: np.ndarray, held: dict[str, Any], refresh: bool
+    ) -> tuple[dict[str, Any], bool]:
+        """Per-detection values and whether a mesh was found.
+
+        ``held`` holds the slower models' last answers for this track; they run again (and
+        ``held`` is updated) when ``refresh`` is true or they have no answer yet.
+        """
         h, w = img.shape[:2]
         x1, y1, x2, y2 = (float(v) for v in box)
-        mx, my = 0.1 * (x2 - x1), 0.1 * (y2 - y1)
-        probs = self.fer.predict(
-            crop_padded(gray, (round(x1 - mx), round(y1 - my), round(x2 + mx), round(y2 + my)))
-        )
+        face_gray = crop_padded(gray, expression_crop_box((x1, y1, x2, y2)))
+        members = []
+        for name, model in self.expr_models.items():
+            if name == "fer" or refresh or name not in held:
+                held[name] = model.predict(face_gray)
+            members.append(held[name])
+        probs = ensemble_mean(members)
         vals: dict[str, Any] = {f"expr_{e}": float(p) for e, p in zip(EXPRESSIONS, probs, strict=True)}
         lm = self.mesher.landmarks(img, (x1, y1, x2, y2))
         aus = None
@@ -326,11 +421,24 @@ class FaceAnalyzer:
             aus = au_proxies(lm)
             pose = head_pose(lm)
             gz = gaze(lm, pose)
-            vals.update(aus)
+            if self.au_source == "mesh":
+                vals.update(aus)
+            vals.update({f"geo_{k}": v for k, v in aus.items() if k in ANIMATION_AUS})
             vals.update(yaw=pose.yaw, pitch=pose.pitch, roll=pose.roll, gaze_x=gz.x, gaze_y=gz.y)
             # closed eyes make no eye contact, whatever the iris landmarks say
             vals["at_camera"] = gz.at_camera * (1.0 - aus["au45"])
             vals["head_orientation"] = head_orientation_score(pose.to_camera_deg)
+        if self.blendshapes is not None:
+            if refresh or "blendshapes" not in held:
+                crop = crop_padded(img, square_crop_box((x1, y1, x2, y2), 1.4, w, h))
+                if crop.shape[0] > 256:
+                    import cv2
+
+                    crop = cv2.resize(crop, (256, 256), interpolation=cv2.INTER_AREA)
+                scores = self.blendshapes.scores(crop)
+                held["blendshapes"] = None if scores is None else blendshape_aus(scores)
+            if held["blendshapes"] is not None:
+                vals.update(held["blendshapes"])
         face_rgb = crop_padded(img, square_crop_box((x1, y1, x2, y2), 1.2, w, h))
         res = self.va.predict(face_rgb=face_rgb, expr_probs=probs, aus=aus)
         vals.update(valence=res.valence, arousal=res.arousal)
@@ -362,7 +470,10 @@ class FaceAnalyzer:
             for track_id, di in tracker.update(dets[:, :4]):
                 box, score = dets[di, :4], float(dets[di, 4])
                 acc = accs.setdefault(track_id, _TrackAcc())
-                vals, has_mesh = self._face_values(img, gray, box)
+                refresh = acc.held_time is None or frame.time - acc.held_time >= self.model_interval
+                if refresh:
+                    acc.held_time = float(frame.time)
+                vals, has_mesh = self._face_values(img, gray, box, acc.held, refresh)
                 acc.n += 1
                 acc.n_mesh += int(has_mesh)
                 acc.area_sum += float((box[2] - box[0]) * (box[3] - box[1]))
@@ -414,8 +525,10 @@ class FaceAnalyzer:
             "face_detector_conf": acc.score_sum / acc.n,
             "face_key_time": acc.key_time,
         }
+        absent = {f"face_{au}" for au in BLENDSHAPE_AU_NAMES} - {f"face_{au}" for au in self.au_names}
         for src, col in _MEAN_COLUMNS.items():
-            values[col] = acc.mean(src)
+            if col not in absent:  # AU channels the chosen source lacks (au09 of the mesh)
+                values[col] = acc.mean(src)
         for src, col in _KEY_COLUMNS.items():
             v = acc.key_values.get(src)
             values[col] = None if v is None else float(v)
@@ -426,7 +539,7 @@ class FaceAnalyzer:
         values["face_va_expression"] = (
             None if acc.model_expr_sum is None else [float(v) for v in acc.model_expr_sum / acc.n]
         )
-        stds = [acc.stats[a].std for a in ANIMATION_AUS if a in acc.stats]
+        stds = [acc.stats[f"geo_{a}"].std for a in ANIMATION_AUS if f"geo_{a}" in acc.stats]
         stds = [s for s in stds if s is not None]
         animation = animation_score(float(np.mean(stds))) if stds else None
         values["face_animation"] = animation
@@ -460,7 +573,7 @@ class FaceAnalyzer:
         (a person whose resting mouth turns down is not "sad" on every turn).
         """
         out = table.copy()
-        zcols = [f"face_{au}_z" for au in AU_NAMES]
+        zcols = [f"face_{au}_z" for au in self.au_names]
         z = np.full((len(out), len(zcols)), np.nan)
         if "face_status" in out.columns and len(out):
             for pos in _person_groups(out):
@@ -476,7 +589,7 @@ class FaceAnalyzer:
                     else np.zeros(len(ok))
                 )
                 ref = np.argsort(-neutral, kind="stable")[:k]
-                for j, au in enumerate(AU_NAMES):
+                for j, au in enumerate(self.au_names):
                     if f"face_{au}" not in ok.columns:
                         continue
                     x = pd.to_numeric(ok[f"face_{au}"], errors="coerce").to_numpy(dtype=float)
@@ -488,6 +601,8 @@ class FaceAnalyzer:
     def close(self) -> None:
         """Release the MediaPipe graphs (they are rebuilt on the next use)."""
         self.mesher.close()
+        if self.blendshapes is not None:
+            self.blendshapes.close()
         close = getattr(self.detector, "close", None)
         if close is not None:
             close()

