@@ -60,7 +60,10 @@ from congruence.perception.face.expression import (
     FerClassifier,
     ensemble_mean,
     expression_crop_box,
+    from_relative,
+    haar_face_box,
     haar_offsets,
+    relative_box,
 )
 from congruence.perception.face.geometry import AU_LABELS, AU_NAMES, au_proxies, gaze, head_pose
 from congruence.perception.face.mesh import FaceMesher, crop_padded, square_crop_box
@@ -309,7 +312,11 @@ class FaceAnalyzer:
             "version": VERSION,
             "detector": self.detector.config(),
             "va": self.va.config(),
-            "expression": {"model": _EXPRESSION_NAMES[self.expression], "haar_like_crop": self.crop_offsets},
+            "expression": {
+                "model": _EXPRESSION_NAMES[self.expression],
+                "crop": "haar-cascade",
+                "fallback_crop": self.crop_offsets,
+            },
             "au_source": BLENDSHAPE_MODEL_NAME if self.au_source == "blendshapes" else "mesh-geometry",
             "model_interval": self.model_interval,
             "mesh": {"model": "mediapipe-face-mesh-0.10.21", "crop_scale": self.mesher.crop_scale},
@@ -414,7 +421,17 @@ class FaceAnalyzer:
         """
         h, w = img.shape[:2]
         x1, y1, x2, y2 = (float(v) for v in box)
-        face_gray = crop_padded(gray, expression_crop_box((x1, y1, x2, y2), **self.crop_offsets))
+        if refresh or "haar" not in held:
+            # where the Haar cascade of fer's and facex's own pipelines puts the face, relative to
+            # the detector's box; held like the slower models' answers (a few ms per search)
+            hb = haar_face_box(gray, (x1, y1, x2, y2))
+            held["haar"] = None if hb is None else relative_box(hb, (x1, y1, x2, y2))
+        crop_box = (
+            expression_crop_box((x1, y1, x2, y2), **self.crop_offsets)
+            if held["haar"] is None
+            else from_relative(held["haar"], (x1, y1, x2, y2))
+        )
+        face_gray = crop_padded(gray, crop_box)
         members = []
         for name, model in self.expr_models.items():
             if name == "fer" or refresh or name not in held:

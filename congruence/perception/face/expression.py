@@ -11,10 +11,12 @@
   (``bench/results/face-2026-12-05.md``).
 
 Neither package is imported (both import tensorflow): :func:`congruence.paths.package_dir` locates
-the files and ``ai_edge_litert`` runs them. Both packages crop faces with OpenCV's Haar cascade, so
-:func:`expression_crop_box` turns a BlazeFace / MTCNN box into the box the Haar cascade draws
-around the same face (measured offsets). The classifiers always answer, even for a cat or a wall:
-callers gate them on a face detection.
+the files and ``ai_edge_litert`` runs them. Both packages crop faces with OpenCV's frontal-face Haar
+cascade, and the classes flip with a crop ~10 px off on a 300 px face (anger reads "sad" with the
+detector's box plus 10 %), so the face analyzer crops where the Haar cascade itself puts the face
+(:func:`haar_face_box`, searched near the detector's box), and where it finds none (turned faces)
+uses :func:`expression_crop_box`, the Haar box's median offset from the detector's box.
+The classifiers always answer, even for a cat or a wall: callers gate them on a face detection.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 
 from congruence.errors import CongruenceError, ModelUnavailableError
 from congruence.paths import package_dir
+from congruence.perception.face.mesh import crop_padded
 from congruence.table import FER_CLASSES
 
 EXPRESSIONS = FER_CLASSES  # the classifier's output order
@@ -93,6 +96,71 @@ def expression_crop_box(
     sx1, sy1 = round(cx - side / 2), round(cy - side / 2)
     s = max(round(side), 1)
     return sx1, sy1, sx1 + s, sy1 + s
+
+
+_HAAR: Any = None
+
+
+def haar_face_box(
+    gray: np.ndarray, box: tuple[float, float, float, float], *, context: float = 1.6, side: int = 160
+) -> tuple[int, int, int, int] | None:
+    """The box OpenCV's frontal-face Haar cascade (the detector of fer's and facex's own pipelines,
+    with fer's settings: scale 1.1, 5 neighbours) draws around the face of a detector ``box``, or
+    None where it finds none (profile faces, small faces).
+
+    Searched in a square ``context`` times the box around it, resized to ``side`` pixels (cheap: a
+    few ms); of several hits the one whose centre is nearest the box centre is kept.
+    """
+    import cv2
+
+    global _HAAR
+    if _HAAR is None:
+        _HAAR = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    x1, y1, x2, y2 = box
+    bw, bh = x2 - x1, y2 - y1
+    rside = context * max(bw, bh)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    rx1, ry1 = round(cx - rside / 2), round(cy - rside / 2)
+    rs = max(round(rside), 1)
+    region = crop_padded(gray, (rx1, ry1, rx1 + rs, ry1 + rs))
+    k = side / rs
+    small = cv2.resize(region, (side, side), interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+    min_side = max(int(0.5 * max(bw, bh) * k), 24)
+    hits = _HAAR.detectMultiScale(small, scaleFactor=1.1, minNeighbors=5, minSize=(min_side, min_side))
+    if not len(hits):
+        return None
+    mid = side / 2
+    hx, hy, hw, hh = min(hits, key=lambda r: (r[0] + r[2] / 2 - mid) ** 2 + (r[1] + r[3] / 2 - mid) ** 2)
+    if abs(hx + hw / 2 - mid) > hw / 2 or abs(hy + hh / 2 - mid) > hh / 2:
+        return None  # another face in the region, not this one
+    return (
+        round(rx1 + hx / k),
+        round(ry1 + hy / k),
+        round(rx1 + (hx + hw) / k),
+        round(ry1 + (hy + hh) / k),
+    )
+
+
+def relative_box(inner: tuple[float, ...], outer: tuple[float, ...]) -> tuple[float, float, float, float]:
+    """``inner``'s corners in units of ``outer``'s width and height from ``outer``'s top-left corner.
+
+    >>> relative_box((10, 0, 30, 20), (0, 0, 20, 20))
+    (0.5, 0.0, 1.5, 1.0)
+    """
+    x1, y1, x2, y2 = (float(v) for v in outer)
+    w, h = max(x2 - x1, 1e-9), max(y2 - y1, 1e-9)
+    return ((inner[0] - x1) / w, (inner[1] - y1) / h, (inner[2] - x1) / w, (inner[3] - y1) / h)
+
+
+def from_relative(rel: tuple[float, ...], outer: tuple[float, ...]) -> tuple[int, int, int, int]:
+    """Inverse of :func:`relative_box`, rounded to pixels.
+
+    >>> from_relative((0.5, 0.0, 1.5, 1.0), (0, 0, 20, 20))
+    (10, 0, 30, 20)
+    """
+    x1, y1, x2, y2 = (float(v) for v in outer)
+    w, h = x2 - x1, y2 - y1
+    return (round(x1 + rel[0] * w), round(y1 + rel[1] * h), round(x1 + rel[2] * w), round(y1 + rel[3] * h))
 
 
 def ensemble_mean(probs: list[np.ndarray] | tuple[np.ndarray, ...]) -> np.ndarray:
