@@ -24,6 +24,10 @@ Sections:
 3. AU channels that fire per photo: blendshape source vs mesh geometry.
 4. Speed (best of ``--repeats`` after a warm-up, decoding not counted): each model per face and
    ``FaceAnalyzer.analyze_turn`` per frame with the defaults and with fer + mesh AUs (before).
+5. ``--analyze-rtf``: ``congruence analyze`` with the transcript on bench_analyze.py's looped demo
+   session (``--minutes``), each run in a fresh process (cold cache, model loading included), with
+   the face set as before (``expression="fer"``, ``au_source="mesh"``) and with the defaults,
+   alternating, ``--rtf-repeats`` pairs in one run.
 
 Writes ``bench/results/face-YYYY-MM-DD.md`` with the machine load (``uptime``) before and after.
 """
@@ -425,6 +429,59 @@ def speed(feat: Path, step: int, repeats: int, mtcnn: bool) -> list[str]:
     ]
 
 
+ANALYZE_WITH_FACE = """
+import json, time
+from congruence.analyze import analyze
+from congruence.config import AnalysisConfig
+cfg = AnalysisConfig.from_dict({{"face": {face!r}}})
+t0 = time.perf_counter()
+r = analyze({media!r}, transcript={transcript!r}, out_dir={out!r}, config=cfg, report=False)
+import resource
+print(json.dumps({{"seconds": time.perf_counter() - t0, "client_turns": r.stats["client_turns"],
+                  "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}}))
+"""
+
+
+def analyze_rtf(minutes: float, repeats: int) -> list[str]:
+    """analyze RTF with a transcript, face as before vs the defaults, alternating in one run."""
+    import shutil
+
+    import bench_analyze as ba
+
+    from congruence.examples import build_demo_session
+
+    demo_media, demo_csv = build_demo_session(ba.WORK / "demo")
+    media, transcript, dur = ba.loop_session(demo_media, demo_csv, minutes, ba.WORK)
+    configs = {
+        "before: fer, mesh AUs": {"expression": "fer", "au_source": "mesh"},
+        "default: ensemble, blendshape AUs": {},
+    }
+    rows: dict[str, list[float]] = {k: [] for k in configs}
+    for _ in range(repeats):
+        for name, face in configs.items():
+            out = ba.WORK / "out_face_rtf"
+            shutil.rmtree(out, ignore_errors=True)
+            code = ANALYZE_WITH_FACE.format(
+                face=face, media=str(media), transcript=str(transcript), out=str(out)
+            )
+            _, _, info = ba.run_child(code)
+            rows[name].append(info["seconds"] / dur)
+            print(f"RTF {info['seconds'] / dur:.4f}  {name}  ({uptime()})", flush=True)
+    lines = [
+        "## 5. analyze RTF with a transcript (2 cores, shared)",
+        "",
+        f"bench_analyze.py's demo session looped to {dur / 60:.1f} min, transcript given, report off, fresh "
+        f"process per run (model loading included), the two settings alternated, {repeats} runs each.",
+        "",
+        "| face setting | RTF per run | median RTF |",
+        "|---|---|---:|",
+    ]
+    for name, r in rows.items():
+        lines.append(f"| {name} | {', '.join(f'{x:.4f}' for x in r)} | {float(np.median(r)):.4f} |")
+    lines.append("")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--step", type=int, default=2, help="speed: use every step-th frame (default 2)")
@@ -433,6 +490,9 @@ def main() -> None:
     ap.add_argument("--mtcnn", action="store_true", help="also time MTCNN detection")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--skip-quality", action="store_true")
+    ap.add_argument("--analyze-rtf", action="store_true", help="also measure analyze's RTF before/after")
+    ap.add_argument("--minutes", type=float, default=5.0, help="analyze RTF: session length")
+    ap.add_argument("--rtf-repeats", type=int, default=2)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = ap.parse_args()
 
@@ -443,6 +503,9 @@ def main() -> None:
         body += quality(feat, args.valence_step)
     if not args.skip_speed:
         body += speed(feat, args.step, args.repeats, args.mtcnn)
+    if args.analyze_rtf:
+        sys.path.insert(0, str(ROOT / "bench"))
+        body += analyze_rtf(args.minutes, args.rtf_repeats)
     load_after = uptime()
 
     today = dt.date.today().isoformat()
