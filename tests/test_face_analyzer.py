@@ -86,8 +86,11 @@ def test_every_value_has_a_declared_provenance(analyzer, astro_result) -> None:
     assert astro_result.provenance == {k: cols[k] for k in astro_result.values}
     assert cols["face_expr_happy"].kind is Kind.MODEL
     assert cols["face_valence"].kind is Kind.PROXY and cols["face_engagement"].kind is Kind.PROXY
-    assert all(cols[f"face_{au}"].kind is Kind.PROXY for au in ("au01", "au04", "au12", "au45"))
-    assert cols["face_au12_z"].kind is Kind.PROXY
+    # default AU source: a trained model's blendshape scores (not FACS intensities); mesh: proxies
+    assert all(cols[f"face_{au}"].kind is Kind.MODEL for au in ("au01", "au04", "au12", "au45"))
+    assert "not a FACS-coded AU intensity" in cols["face_au12_z"].note
+    mesh = create("face.analyzer", "default", au_source="mesh").columns()
+    assert all(mesh[f"face_{au}"].kind is Kind.PROXY for au in ("au01", "au04", "au12", "au45"))
     assert cols["face_detected_frac"].kind is Kind.MEASUREMENT
 
 
