@@ -454,7 +454,8 @@ def analyze_rtf(minutes: float, repeats: int) -> list[str]:
     media, transcript, dur = ba.loop_session(demo_media, demo_csv, minutes, ba.WORK)
     configs = {
         "before: fer, mesh AUs": {"expression": "fer", "au_source": "mesh"},
-        "default: ensemble, blendshape AUs": {},
+        "default: ensemble, blendshape AUs, model_interval 1 s": {},
+        "ensemble, blendshape AUs, model_interval 2 s": {"model_interval": 2.0},
     }
     rows: dict[str, list[float]] = {k: [] for k in configs}
     for _ in range(repeats):
