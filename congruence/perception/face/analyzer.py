@@ -12,8 +12,9 @@ Per turn (:meth:`FaceAnalyzer.analyze_turn`):
    FaceLandmarker v2 blendshape scores, :mod:`.blendshapes`, by default; ``"mesh"``: geometric
    proxies from the 478-point mesh, :mod:`.geometry`), head pose and gaze from the mesh, valence /
    arousal (``"face.va"``, :mod:`.va`); these feed running sums per track, so memory does not grow
-   with the number of frames. The slower models (facex ~20-40 ms, blendshapes ~15 ms per face) run
-   at most once per ``model_interval`` seconds per track and their last answer is held in between
+   with the number of frames. The slower models (facex, blendshapes, the Haar crop search; together
+   ~2.5x the time of detection, mesh and fer per face, bench/bench_face.py) run at most once per
+   ``model_interval`` seconds per track and their last answer is held in between
    (expression and facial actions change more slowly than the 2 frames/s that analyze samples);
    fer and the mesh run on every frame;
 4. choose the client's track (:mod:`.selection`) and report its turn means (the interventions

