@@ -6,6 +6,11 @@ Importing this package loads no model. Its registry families (:data:`congruence.
 - ``"face.analyzer"``: ``"default"`` -> :class:`~congruence.perception.face.analyzer.FaceAnalyzer`
 - ``"face.detector"``: ``"mediapipe"`` (default), ``"mtcnn"``
 - ``"face.va"``: ``"proxy"`` (default), ``"onnx"``, ``"emonet"`` / ``"torch"``
+
+Options of the analyzer chosen by name (``[face]`` config section): ``expression`` =
+``"ensemble"`` (default; mean of fer and facex), ``"fer"``, ``"facex"``
+(:mod:`.expression`); ``au_source`` = ``"blendshapes"`` (default; MediaPipe FaceLandmarker v2,
+:mod:`.blendshapes`), ``"mesh"`` (geometric proxies, :mod:`.geometry`).
 """
 
 from __future__ import annotations
