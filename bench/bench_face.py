@@ -26,7 +26,8 @@ Sections:
    ``FaceAnalyzer.analyze_turn`` per frame with the defaults and with fer + mesh AUs (before).
 5. ``--analyze-rtf``: ``congruence analyze`` with the transcript on bench_analyze.py's looped demo
    session (``--minutes``), each run in a fresh process (cold cache, model loading included), with
-   the face set as before (``expression="fer"``, ``au_source="mesh"``) and with the defaults,
+   the face set as before (``expression="fer"``, ``au_source="mesh"``), with the new models at
+   ``model_interval`` 1 s and with the defaults (2 s),
    alternating, ``--rtf-repeats`` pairs in one run.
 
 Writes ``bench/results/face-YYYY-MM-DD.md`` with the machine load (``uptime``) before and after.
@@ -384,7 +385,7 @@ def speed(feat: Path, step: int, repeats: int, mtcnn: bool) -> list[str]:
         return go
 
     before = FaceAnalyzer(expression="fer", au_source="mesh")
-    after = FaceAnalyzer()
+    after = FaceAnalyzer(model_interval=1.0)
     every = FaceAnalyzer(model_interval=0.0)
     stages = [
         ("MediaPipe detection, 640x360 frame", each(lambda f: det.detect(f.image), full)),
@@ -396,10 +397,10 @@ def speed(feat: Path, step: int, repeats: int, mtcnn: bool) -> list[str]:
         ("facex tflite, one face", each(fx.predict, grays)),
         ("FaceLandmarker v2 blendshapes, one face crop", each(bs.scores, rgbs)),
         ("analyze_turn 640x360, before: fer + mesh AUs", run_turn(before, full)),
-        ("analyze_turn 640x360, default: ensemble + blendshapes, model_interval 1 s", run_turn(after, full)),
+        ("analyze_turn 640x360, ensemble + blendshapes, model_interval 1 s", run_turn(after, full)),
         ("analyze_turn 640x360, ensemble + blendshapes on every frame", run_turn(every, full)),
         ("analyze_turn 320x180, before: fer + mesh AUs", run_turn(before, half)),
-        ("analyze_turn 320x180, default", run_turn(after, half)),
+        ("analyze_turn 320x180, ensemble + blendshapes, model_interval 1 s", run_turn(after, half)),
     ]
     if mtcnn:
         mt = MTCNNDetector()
@@ -454,8 +455,8 @@ def analyze_rtf(minutes: float, repeats: int) -> list[str]:
     media, transcript, dur = ba.loop_session(demo_media, demo_csv, minutes, ba.WORK)
     configs = {
         "before: fer, mesh AUs": {"expression": "fer", "au_source": "mesh"},
-        "default: ensemble, blendshape AUs, model_interval 1 s": {},
-        "ensemble, blendshape AUs, model_interval 2 s": {"model_interval": 2.0},
+        "ensemble, blendshape AUs, model_interval 1 s": {"model_interval": 1.0},
+        "default: ensemble, blendshape AUs, model_interval 2 s": {},
     }
     rows: dict[str, list[float]] = {k: [] for k in configs}
     for _ in range(repeats):

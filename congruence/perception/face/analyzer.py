@@ -217,7 +217,8 @@ class FaceAnalyzer:
         au_source: ``"blendshapes"`` (default: MediaPipe FaceLandmarker v2 blendshape scores,
             :mod:`.blendshapes`) or ``"mesh"`` (geometric proxies, :mod:`.geometry`).
         model_interval: seconds between runs of facex and the blendshape model on one track;
-            their last answer is held in between (0: every frame).
+            their last answer is held in between (0: every frame). 2 s keeps analyze's RTF within
+            ~1.2x of fer + mesh alone (1 s: ~1.6x; bench/results/face-2026-12-05.md).
         client_track: ``"largest"``, ``"left"``, ``"right"``, ``"center"`` or a track index
             (see :mod:`congruence.perception.face.selection`).
         min_confidence: detector confidence below which a detection is ignored.
@@ -251,7 +252,7 @@ class FaceAnalyzer:
         detector_options: Mapping[str, Any] | None = None,
         expression: str = "ensemble",
         au_source: str = "blendshapes",
-        model_interval: float = 1.0,
+        model_interval: float = 2.0,
     ) -> None:
         if not 0.0 <= min_confidence <= 1.0:
             raise CongruenceError(f"min_confidence must lie in [0, 1], got {min_confidence}.")
@@ -268,7 +269,7 @@ class FaceAnalyzer:
         if not (isinstance(model_interval, int | float) and model_interval >= 0):
             raise CongruenceError(
                 f"model_interval must be a number of seconds >= 0, got {model_interval!r}.",
-                "Set model_interval = 1.0 (the default) or 0 (every frame) in the [face] config section.",
+                "Set model_interval = 2.0 (the default) or 0 (every frame) in the [face] config section.",
             )
         self.expression = expression
         self.au_source = au_source
