@@ -123,7 +123,7 @@ def test_key_frame_follows_key_time(analyzer, wolfgang_video) -> None:
     assert early["face_key_time"] == pytest.approx(1.0, abs=0.05)
     assert late["face_key_time"] == pytest.approx(15.0, abs=0.05)
     assert early["face_valence_key"] < 0 < late["face_valence_key"]
-    # the crying key frame reads as a negative class (the ensemble says disgust at 1 s), the laugh happy
+    # the crying key frame reads as a negative class (crying is not a coded class), the laugh happy
     assert early["face_expression_key"] in ("sad", "disgust", "angry", "fear")
     assert late["face_expression_key"] == "happy"
     # the turn means do not depend on the key frame

@@ -496,10 +496,19 @@ class FaceAnalyzer:
             for track_id, di in tracker.update(dets[:, :4]):
                 box, score = dets[di, :4], float(dets[di, 4])
                 acc = accs.setdefault(track_id, _TrackAcc())
+                # key frame: nearest to key_time (first frame when None); earlier frame wins ties
+                dist = frame.time if key_time is None else abs(frame.time - key_time)
+                key_candidate = acc.key_time is None or dist < acc.key_dist
                 refresh = acc.held_time is None or frame.time - acc.held_time >= self.model_interval
                 if refresh:
                     acc.held_time = float(frame.time)
                 vals, has_mesh = self._face_values(img, gray, box, acc.held, refresh)
+                key_vals = vals
+                if key_candidate and not refresh:
+                    # a frame that may become the key frame (those up to key_time: one or two per
+                    # turn in analyze) gets the slower models' own answers for its key values; the
+                    # turn means keep the held ones, so they do not depend on key_time
+                    key_vals, _ = self._face_values(img, gray, box, dict(acc.held), True)
                 acc.n += 1
                 acc.n_mesh += int(has_mesh)
                 acc.area_sum += float((box[2] - box[0]) * (box[3] - box[1]))
@@ -510,14 +519,11 @@ class FaceAnalyzer:
                         acc.model_expr_sum = v if acc.model_expr_sum is None else acc.model_expr_sum + v
                     elif not k.startswith("_"):
                         acc.add(k, v)
-                # key frame: nearest to key_time (first frame when None); earlier frame wins ties
-                dist = frame.time if key_time is None else abs(frame.time - key_time)
-                if acc.key_time is None or dist < acc.key_dist:
+                if key_candidate:
                     acc.key_dist, acc.key_time = dist, float(frame.time)
-                    acc.key_values = {k: v for k, v in vals.items() if not k.startswith("_")}
-                    acc.key_crop = cv2.resize(
-                        vals["_crop"], (self.key_crop_size, self.key_crop_size), interpolation=cv2.INTER_AREA
-                    )
+                    acc.key_values = {k: v for k, v in key_vals.items() if not k.startswith("_")}
+                    side = (self.key_crop_size, self.key_crop_size)
+                    acc.key_crop = cv2.resize(key_vals["_crop"], side, interpolation=cv2.INTER_AREA)
         return self._result(accs, n_frames)
 
     def _empty(self, status: str, n_frames: int) -> Features:
