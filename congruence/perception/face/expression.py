@@ -117,7 +117,8 @@ def haar_face_box(
 
     global _HAAR
     if _HAAR is None:
-        _HAAR = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+        path = package_dir("cv2") / "data" / "haarcascade_frontalface_default.xml"
+        _HAAR = cv2.CascadeClassifier(str(path))
     x1, y1, x2, y2 = box
     bw, bh = x2 - x1, y2 - y1
     rside = context * max(bw, bh)
