@@ -102,7 +102,7 @@ def backend_options(
             raise CongruenceError(
                 "The onnx backend needs --model FOLDER.", "Pass an ONNX Runtime GenAI folder."
             )
-        return {"model_dir": model, "threads": threads}
+        return {"model_path": model, "threads": threads}
     if backend == "llamacpp":
         return {"n_threads": threads, **({"model_path": model} if model else {})}
     if backend == "smollm2":

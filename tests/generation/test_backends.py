@@ -152,7 +152,7 @@ def test_image_text_backend_feeds_the_face_to_the_model(tiny_vlm, astronaut):
 
 def test_onnx_backend_needs_a_genai_folder(tmp_path):
     with pytest.raises(ModelUnavailableError):
-        OnnxGenAIBackend(model_dir=tmp_path).complete(MSGS)
+        OnnxGenAIBackend(model_path=tmp_path).complete(MSGS)
 
 
 def test_llamacpp_backend_loads_lazily_and_explains_what_is_missing():
