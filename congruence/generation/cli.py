@@ -48,8 +48,6 @@ def _load_image(path: Path | None) -> Any:
         ) from exc
 
 
-
-
 def write_table(df: Any, path: Path) -> None:
     """Write a responded table atomically as Parquet or CSV (chosen by suffix)."""
     from congruence.io import atomic_path

@@ -76,8 +76,11 @@ class ParsedReply:
 
     @property
     def ok(self) -> bool:
-        """No failure flag (:data:`FAILURE_FLAGS`)."""
-        return not FAILURE_FLAGS.intersection(self.flags)
+        """No failure flag (:data:`FAILURE_FLAGS`, or a ``degenerate:<reason>`` flag added by
+        :func:`congruence.generation.respond.collect`)."""
+        return not FAILURE_FLAGS.intersection(self.flags) and not any(
+            f.startswith("degenerate:") for f in self.flags
+        )
 
 
 def _squash(text: str) -> str:

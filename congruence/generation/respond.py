@@ -30,12 +30,21 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from congruence.errors import CongruenceError
 from congruence.generation.backends import backend_name, derive_seed, make_backend
+from congruence.generation.constrained import (
+    HEAD,
+    REPLY_TOKENS,
+    TAIL,
+    TECHNIQUES,
+    cut_at_stop,
+    keep_sentences,
+)
+from congruence.generation.degenerate import TopicChecker, degenerate_reasons
 from congruence.generation.parsing import ParsedReply, parse_reply
 from congruence.generation.prompts import DialogueTurn, Strategy, build_messages, get_strategy
 from congruence.generation.safety import (
@@ -52,6 +61,8 @@ DEFAULT_SAMPLES = 3
 DEFAULT_TEMPERATURE = 0.7
 #: Extra calls allowed per instance to replace samples that failed parsing.
 DEFAULT_RETRY_BUDGET = 3
+#: Reply formats: ``auto`` picks ``constrained`` for backends with ``complete_choice`` (local engines).
+FORMATS: tuple[str, ...] = ("auto", "constrained", "free")
 #: Preceding turns shown as dialogue context (the interventions paper prompts with a segment).
 DEFAULT_CONTEXT_TURNS = 4
 
@@ -131,12 +142,15 @@ def collect(
     expect_technique: bool = True,
     retry_budget: int = DEFAULT_RETRY_BUDGET,
     seed: int | None = None,
+    check: Callable[[ParsedReply], Sequence[str]] | None = None,
 ) -> tuple[ParsedReply, list[ParsedReply], int]:
     """Run the collection protocol with ``complete(seed) -> raw text``.
 
-    Draws samples until ``n`` parse cleanly or ``n + retry_budget`` calls were made, then keeps the
+    Draws samples until ``n`` are clean or ``n + retry_budget`` calls were made, then keeps the
     median-length clean sample (:func:`median_length_index`); if none is clean, the median-length
-    of all samples, which then carries its failure flags. Returns (kept, all samples, calls).
+    of all samples, which then carries its failure flags. A sample is clean when it parses and
+    ``check`` (e.g. :func:`~congruence.generation.degenerate.degenerate_reasons`) returns no reason;
+    reasons become ``degenerate:<reason>`` flags. Returns (kept, all samples, calls).
     """
     if n < 1:
         raise CongruenceError(f"n_samples must be at least 1, got {n}.", "Use 3 (E-THER's protocol).")
@@ -147,7 +161,12 @@ def collect(
     while calls < n + retry_budget and sum(s.ok for s in samples) < n:
         raw = complete(derive_seed(seed, calls))
         calls += 1
-        samples.append(parse_reply(raw, expect_technique=expect_technique))
+        parsed = parse_reply(raw, expect_technique=expect_technique)
+        if check is not None and parsed.response:
+            reasons = tuple(f"degenerate:{r}" for r in check(parsed))
+            if reasons:
+                parsed = replace(parsed, flags=(*parsed.flags, *reasons))
+        samples.append(parsed)
     good = [s for s in samples if s.ok] or samples
     kept = good[median_length_index([len(s.response) for s in good])]
     return kept, samples, calls
@@ -188,24 +207,37 @@ class Responder:
         strategy: str = "incongruence",
         n_samples: int = DEFAULT_SAMPLES,
         temperature: float = DEFAULT_TEMPERATURE,
-        max_tokens: int = 160,
+        max_tokens: int | None = None,
         seed: int | None = 0,
         retry_budget: int = DEFAULT_RETRY_BUDGET,
         context_turns: int = DEFAULT_CONTEXT_TURNS,
+        format: str = "auto",
+        techniques: Sequence[str] = TECHNIQUES,
+        topic_check: bool | Any = True,
     ) -> None:
         self.strategy: Strategy = get_strategy(strategy)
+        if format not in FORMATS:
+            raise CongruenceError(
+                f"Unknown reply format {format!r}.", f"Choose one of: {', '.join(FORMATS)}."
+            )
+        if not techniques:
+            raise CongruenceError("The list of allowed techniques is empty.", "Pass at least one name.")
         if n_samples < 1:
             raise CongruenceError(
                 f"n_samples must be at least 1, got {n_samples}.", "Use 3 (E-THER's protocol)."
             )
-        if max_tokens < 1:
-            raise CongruenceError(f"max_tokens must be at least 1, got {max_tokens}.", "Use e.g. 160.")
+        if max_tokens is not None and max_tokens < 1:
+            raise CongruenceError(f"max_tokens must be at least 1, got {max_tokens}.", "Use e.g. 80.")
         self._backend_spec = backend
         self._backend_options = dict(backend_options or {})
         self._backend: Any = None if isinstance(backend, str) else backend
         self.n_samples = n_samples
         self.temperature = temperature
-        self.max_tokens = max_tokens
+        self._format = format
+        self._max_tokens = max_tokens
+        self.techniques = tuple(techniques)
+        # the off-topic rule needs MiniLM; True loads it lazily, False skips the rule
+        self._topic: Any = TopicChecker() if topic_check is True else (topic_check or None)
         self.seed = seed
         self.retry_budget = retry_budget
         self.context_turns = context_turns
@@ -216,6 +248,22 @@ class Responder:
         if self._backend is None:
             self._backend = make_backend(self._backend_spec, **self._backend_options)
         return self._backend
+
+    @property
+    def format(self) -> str:
+        """``constrained`` (technique picked from :attr:`techniques`, reply pre-filled; local engines
+        with ``complete_choice``) or ``free`` (the papers' free-text form, parsed afterwards)."""
+        if self._format != "auto":
+            return self._format
+        return "constrained" if hasattr(self.backend, "complete_choice") else "free"
+
+    @property
+    def max_tokens(self) -> int:
+        """Tokens per sample: :data:`~congruence.generation.constrained.REPLY_TOKENS` for the reply
+        alone (constrained), 160 for technique plus reply (free), unless set."""
+        if self._max_tokens is not None:
+            return self._max_tokens
+        return REPLY_TOKENS if self.format == "constrained" else 160
 
     @property
     def backend_label(self) -> str:
@@ -230,6 +278,7 @@ class Responder:
             "n_samples": self.n_samples,
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
+            "format": self.format,
             "seed": self.seed,
             "retry_budget": self.retry_budget,
             "context_turns": self.context_turns,
@@ -279,11 +328,25 @@ class Responder:
         use_image = image is not None and getattr(backend, "supports_images", False)
         messages = build_messages(self.strategy, text, affect=affect, context=context, with_image=use_image)
 
+        constrained = self.format == "constrained" and not use_image
+
         def call(s: int | None) -> str:
             kw: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens, "seed": s}
+            if constrained and self.strategy.expects_technique:
+                technique, reply = backend.complete_choice(messages, choices=self.techniques, **kw)
+                return f"{HEAD} {technique}{TAIL} {keep_sentences(reply)}"
             if use_image:
                 kw["images"] = [image]
-            return backend.complete(messages, **kw)
+            raw = backend.complete(messages, **kw)
+            return keep_sentences(cut_at_stop(raw)) if constrained else raw
+
+        instructions = [self.strategy.instruction]
+
+        def check(parsed: ParsedReply) -> tuple[str, ...]:
+            sim = self._topic.similarity(parsed.response, text) if self._topic is not None else None
+            return degenerate_reasons(
+                parsed.response, client_text=text, instructions=instructions, similarity=sim
+            )
 
         kept, samples, calls = collect(
             call,
@@ -291,6 +354,7 @@ class Responder:
             expect_technique=self.strategy.expects_technique,
             retry_budget=self.retry_budget,
             seed=seed,
+            check=check,
         )
         flags = [*base_flags, *kept.flags]
         reply_text, claims = remove_clinical_claims(kept.response) if kept.response else ("", [])

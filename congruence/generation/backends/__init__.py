@@ -21,6 +21,7 @@ Registered in :mod:`congruence.registry` under the family ``"generation.backend"
                 server, hosted APIs); key from an environment variable, timeouts, retries with
                 exponential backoff on 429 / 5xx / network errors.
 ``llamacpp``    llama-cpp-python on a GGUF file (optional; not installed by default).
+``qwen``        Qwen2.5-Coder-Instruct 1.5B (or 0.5B) Q4_K_M from split registry packages, ONNX int4.
 =============== ===================================================================================
 
 Sampling: ``temperature <= 0`` is greedy decoding; otherwise temperature sampling with the
@@ -68,9 +69,16 @@ from congruence.generation.backends.openai_http import (
     OpenAIBackend,
     backoff_delay,
 )
+from congruence.generation.backends.qwen import (
+    QWEN_MODELS,
+    QwenBackend,
+    qwen_gguf,
+    qwen_onnx,
+)
 
 __all__ = [
     "DEFAULT_KEY_ENVS",
+    "QWEN_MODELS",
     "RETRY_STATUSES",
     "SMOLLM2_ENGINES",
     "SMOLLM2_GGUF",
@@ -83,6 +91,7 @@ __all__ = [
     "Messages",
     "OnnxGenAIBackend",
     "OpenAIBackend",
+    "QwenBackend",
     "SmolLM2Backend",
     "TransformersBackend",
     "Usage",
@@ -92,6 +101,8 @@ __all__ = [
     "make_backend",
     "onnx_builder_available",
     "onnx_genai_available",
+    "qwen_gguf",
+    "qwen_onnx",
     "smollm2_gguf",
     "smollm2_onnx",
     "smollm2_safetensors",

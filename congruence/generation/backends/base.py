@@ -133,9 +133,6 @@ def _plain_prompt(messages: Messages) -> str:
     return "\n".join(lines) + "\nAssistant:"
 
 
-
-
-
 def make_backend(name: str | ChatBackend = "smollm2", **options: Any) -> Any:
     """A backend by registry name (or pass an instance through unchanged)."""
     if not isinstance(name, str):

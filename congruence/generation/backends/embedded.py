@@ -205,3 +205,14 @@ class SmolLM2Backend:
         seed: int | None = None,
     ) -> str:
         return self.inner.complete(messages, temperature=temperature, max_tokens=max_tokens, seed=seed)
+
+    def complete_choice(self, messages: list[dict[str, str]], **kw: Any) -> tuple[str, str]:
+        """The constrained format (:mod:`congruence.generation.constrained`) on the ONNX or
+        transformers engine."""
+        inner = self.inner
+        if not hasattr(inner, "complete_choice"):
+            raise CongruenceError(
+                f"The {self.engine} engine has no constrained format.",
+                "Use engine='onnx' or 'transformers', or format='free'.",
+            )
+        return inner.complete_choice(messages, **kw)

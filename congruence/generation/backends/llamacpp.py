@@ -74,5 +74,3 @@ class LlamaCppBackend:
             usage.get("prompt_tokens"), usage.get("completion_tokens"), time.perf_counter() - t0
         )
         return str(res["choices"][0]["message"].get("content") or "").strip()
-
-

@@ -20,6 +20,14 @@ from congruence.generation.backends.base import (
     _plain_prompt,
     _torch_threads,
 )
+from congruence.generation.constrained import (
+    HEAD,
+    REPLY_TOKENS,
+    STOP,
+    choice_prompt,
+    common_prefix,
+    cut_at_stop,
+)
 
 
 class TransformersBackend:
@@ -162,4 +170,62 @@ class TransformersBackend:
         self.last_usage = Usage(n_in, int(new.shape[0]), time.perf_counter() - t0, timer.first)
         return text.strip()
 
+    def _prompt_text(self, messages: Messages) -> str:
+        tok = self._tok
+        if getattr(tok, "chat_template", None):
+            return str(tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
+        return _plain_prompt(messages) + " "
 
+    def complete_choice(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        choices: Sequence[str],
+        temperature: float = 0.7,
+        max_tokens: int = REPLY_TOKENS,
+        seed: int | None = None,
+        stop: Sequence[str] = STOP,
+    ) -> tuple[str, str]:
+        """Pick one of ``choices`` by log-likelihood after a pre-filled ``[Technique]``, then sample
+        the reply after ``[Technique] <choice> [Response]`` (:mod:`congruence.generation.constrained`).
+        """
+        import torch
+
+        if self.image_text:
+            raise CongruenceError(
+                f"{self.name} is a vision-language model; the constrained format is for text models.",
+                "Use format='free' with image-text backends.",
+            )
+        if not choices:
+            raise CongruenceError("No choices to pick from.", "Pass the allowed technique names.")
+        msgs = _check_messages(messages)
+        self._load()
+        t0 = time.perf_counter()
+        prompt = self._prompt_text(msgs)
+        tok = self._tok
+        seqs = [tok(f"{prompt}{HEAD} {c}", add_special_tokens=False)["input_ids"] for c in choices]
+        start = max(common_prefix(seqs), 1)
+        width = max(len(s) for s in seqs)
+        pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
+        ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs])
+        mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs])
+        with torch.inference_mode(), _torch_threads(self.threads):
+            logp = torch.log_softmax(self._model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
+        # log p(token_t | tokens_<t) summed over each choice's own tokens (after the shared prefix)
+        scores = [float(sum(logp[k, t - 1, s[t]] for t in range(start, len(s)))) for k, s in enumerate(seqs)]
+        choice = choices[max(range(len(choices)), key=scores.__getitem__)]
+        inputs = tok(choice_prompt(prompt, choice), add_special_tokens=False, return_tensors="pt")
+        n_in = int(inputs["input_ids"].shape[1])
+        with torch.random.fork_rng(devices=[]), torch.inference_mode(), _torch_threads(self.threads):
+            if seed is not None:
+                torch.manual_seed(int(seed))
+            timer = _FirstTokenTimer(t0)
+            out = self._model.generate(
+                **inputs, **self._gen_kwargs(temperature, max_tokens), streamer=timer,
+                stop_strings=[s for s in stop if s.strip()], tokenizer=tok,
+            )  # fmt: skip
+        new = out[0, n_in:]
+        # a new line stops the reply in cut_at_stop, not in generate: a leading one would stop it empty
+        text = tok.decode(new, skip_special_tokens=True)
+        self.last_usage = Usage(n_in, int(new.shape[0]), time.perf_counter() - t0, timer.first)
+        return choice, cut_at_stop(text, stop)

@@ -6,11 +6,21 @@ import importlib.util
 import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from congruence.errors import ModelUnavailableError
-from congruence.generation.backends.base import TOP_K, TOP_P, Usage, _check_messages, _plain_prompt
+from congruence.errors import CongruenceError, ModelUnavailableError
+from congruence.generation.backends.base import TOP_K, TOP_P, Messages, Usage, _check_messages, _plain_prompt
+from congruence.generation.constrained import (
+    HEAD,
+    REPLY_TOKENS,
+    STOP,
+    TAIL,
+    choice_prompt,
+    common_prefix,
+    cut_at_stop,
+)
 
 
 def onnx_genai_available() -> bool:
@@ -112,4 +122,78 @@ class OnnxGenAIBackend:
         except (OSError, KeyError, ValueError):
             return set()
 
+    def complete_choice(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        choices: Sequence[str],
+        temperature: float = 0.7,
+        max_tokens: int = REPLY_TOKENS,
+        seed: int | None = None,
+        stop: Sequence[str] = STOP,
+    ) -> tuple[str, str]:
+        """Pick one of ``choices`` after a pre-filled ``[Technique]`` by greedy decoding restricted to
+        the names' token trie, then sample the reply after ``[Technique] <choice> [Response]``
+        (:mod:`congruence.generation.constrained`). One prefill serves both steps.
+        """
+        import numpy as np
 
+        if not choices:
+            raise CongruenceError("No choices to pick from.", "Pass the allowed technique names.")
+        msgs = _check_messages(messages)
+        self._load()
+        og = self._og
+        t0 = time.perf_counter()
+        prompt = self._prompt_text(msgs)
+        seqs = [[int(t) for t in self._tok.encode(f"{prompt}{HEAD} {c}")] for c in choices]
+        start = common_prefix(seqs)
+        params = og.GeneratorParams(self._model)
+        longest = max(len(s) for s in seqs) + len(self._tok.encode(TAIL)) + 8
+        opts: dict[str, Any] = {"max_length": longest + int(max_tokens), "do_sample": temperature > 0}
+        if temperature > 0:
+            opts.update(temperature=float(temperature), top_k=TOP_K, top_p=TOP_P)
+        opts["random_seed"] = int(seed) % (2**31) if seed is not None else -1
+        params.set_search_options(**opts)
+        gen = og.Generator(self._model, params)
+        gen.append_tokens(seqs[0][:start])
+        alive = list(range(len(choices)))
+        pos = start
+        while True:
+            done = [k for k in alive if len(seqs[k]) == pos]
+            if done:
+                chosen = done[0]
+                break
+            logits = np.asarray(gen.get_logits()).reshape(-1)
+            nxt = max({seqs[k][pos] for k in alive}, key=lambda t: logits[t])
+            alive = [k for k in alive if seqs[k][pos] == nxt]
+            gen.append_tokens([nxt])
+            pos += 1
+        consumed = seqs[chosen]
+        full = [int(t) for t in self._tok.encode(choice_prompt(prompt, choices[chosen]))]
+        keep = common_prefix([consumed, full])
+        if keep < len(consumed):
+            gen.rewind_to(keep)
+        gen.append_tokens(full[keep:])
+        out: list[int] = []
+        first: float | None = None
+        text = ""
+        eos = self._eos_ids()
+        while not gen.is_done() and len(out) < max_tokens:
+            gen.generate_next_token()
+            tok_id = int(gen.get_next_tokens()[0])
+            if first is None:
+                first = time.perf_counter() - t0
+            if tok_id in eos:
+                break
+            out.append(tok_id)
+            text = self._tok.decode(out)
+            if any(s in text.lstrip() for s in stop if s):
+                break
+        self.last_usage = Usage(len(full), len(out), time.perf_counter() - t0, first)
+        return choices[chosen], cut_at_stop(text, stop)
+
+    def _prompt_text(self, msgs: Messages) -> str:
+        try:
+            return str(self._tok.apply_chat_template(json.dumps(msgs), add_generation_prompt=True))
+        except Exception:
+            return _plain_prompt(msgs) + " "

@@ -218,5 +218,3 @@ def _fix_for(status: int) -> str:
     if status == 404:
         return "Check base_url (it should end in /v1) and the model name."
     return "Check the request settings (model name, max_tokens) against the server's documentation."
-
-
