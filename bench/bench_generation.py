@@ -11,10 +11,19 @@ generates replies to real incongruence-strategy prompts (one sample each, temper
 - load time (from the converted cache) and the CPU seconds the process used, next to the load
   average, because the 2-core machine is often shared and contention slows every path.
 
+With ``--quality`` it measures instead the usable-reply rate over :data:`CLIENT_TURNS` (32 varied
+client turns written for this benchmark), for each configuration in ``--configs``: ``before`` is
+SmolLM2 as it was (free ``[Technique] [Response]`` text, parsed, no degenerate-output screening),
+the others run the current pipeline (constrained format, screening, one retry). A reply is *usable*
+when it is not ``failed``, addressed to the client (no "the client / the patient"), 5-80 words,
+with no scaffolding echo and no repeated word trigram (:func:`usable`). Per reply it also records
+seconds (one model call) and end-to-end tokens/s.
+
 Usage::
 
     .venv/bin/python bench/bench_generation.py                  # writes bench/results/generation-<date>.md
     .venv/bin/python bench/bench_generation.py --replies 20 --paths onnx-int8 --out /tmp/x.md
+    .venv/bin/python bench/bench_generation.py --quality --configs before qwen-1.5b --append
 """
 
 from __future__ import annotations
@@ -34,7 +43,17 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from congruence.generation.backends import SmolLM2Backend, onnx_builder_available  # noqa: E402
+from congruence.generation.backends import (  # noqa: E402
+    QwenBackend,
+    SmolLM2Backend,
+    onnx_builder_available,
+)
+from congruence.generation.degenerate import (  # noqa: E402
+    MAX_WORDS,
+    degenerate_reasons,
+    repeated_ngrams,
+    words,
+)
 from congruence.generation.prompts import build_messages  # noqa: E402
 from congruence.generation.respond import Responder  # noqa: E402
 
@@ -56,7 +75,158 @@ PATHS = {
     "transformers-fp32": lambda: SmolLM2Backend(engine="transformers"),
     "transformers-fp32-2threads": lambda: SmolLM2Backend(engine="transformers", threads=2),
     "llamacpp": lambda: SmolLM2Backend(engine="llamacpp"),
+    "qwen-1.5b-onnx-int4": lambda: QwenBackend(size="1.5b"),
 }
+
+#: Client turns written for this benchmark (not from the papers or any corpus), with the affect a
+#: turn table would carry: grief, work, family, health, relationships, masking, ambivalence, joy.
+CLIENT_TURNS: list[tuple[str, dict]] = [
+    ("I feel so alone since my mother died.", {"text_face_type": "none"}),
+    ("I'm fine, really, everything is great.", {"text_face_type": "contradiction"}),
+    ("My boss yelled at me again today and I just smiled.", {"text_face_type": "minimizing"}),
+    ("I can't sleep and my mind keeps racing at night.", {"text_face_type": "none"}),
+    ("My sister didn't invite me to her wedding. It's no big deal.", {"text_face_type": "minimizing"}),
+    ("I got the job! I still can't believe it.", {"text_face_type": "none"}),
+    ("I've been drinking more than I'd like to admit.", {"text_face_type": "none"}),
+    ("My dad is in hospital and nobody tells me anything.", {"text_face_type": "none"}),
+    ("Honestly the breakup was for the best, I'm totally over it.", {"text_face_type": "contradiction"}),
+    ("I keep cancelling plans with friends and then I feel guilty.", {"text_face_type": "none"}),
+    ("My kids are fighting all the time and I'm exhausted.", {"text_face_type": "none"}),
+    ("I don't know why I'm even here, my wife made me come.", {"text_face_type": "minimizing"}),
+    ("Everyone at school thinks I'm weird.", {"text_face_type": "none"}),
+    ("The doctor said the scan was clear, so that's good I guess.", {"text_face_type": "minimizing"}),
+    ("I moved to a new city and I don't know anyone yet.", {"text_face_type": "none"}),
+    ("I failed my driving test for the third time, whatever.", {"text_face_type": "minimizing"}),
+    ("My partner checks my phone every night.", {"text_face_type": "none"}),
+    ("I finally told my parents I'm gay and they were okay with it.", {"text_face_type": "none"}),
+    ("Money is tight and the rent went up again.", {"text_face_type": "none"}),
+    ("I laughed at the funeral and now I feel terrible about it.", {"text_face_type": "contradiction"}),
+    ("I've been so angry lately and I don't know where it comes from.", {"text_face_type": "none"}),
+    (
+        "It's been a year since the accident and I still can't drive on the motorway.",
+        {"text_face_type": "none"},
+    ),
+    ("My best friend is moving abroad, which is great for her.", {"text_face_type": "minimizing"}),
+    ("I keep thinking I should be further along in life by now.", {"text_face_type": "none"}),
+    ("Work is fine. Busy. Whatever.", {"text_face_type": "minimizing"}),
+    ("I had a panic attack on the train this morning.", {"text_face_type": "none"}),
+    ("My mother-in-law criticises everything I cook.", {"text_face_type": "none"}),
+    ("I retired last month and I don't know what to do with my days.", {"text_face_type": "none"}),
+    ("We lost the baby in March. I'm coping.", {"text_face_type": "contradiction"}),
+    ("I think I'm finally starting to feel a bit better.", {"text_face_type": "none"}),
+    ("My brother borrowed money again and never paid it back.", {"text_face_type": "none"}),
+    ("I spend hours scrolling on my phone and then hate myself for it.", {"text_face_type": "none"}),
+]
+
+#: Configurations of the quality run (``before``: SmolLM2 as it was, free format and no screening).
+CONFIGS = {
+    "before": dict(backend="smollm2", format="free", screen=False, topic_check=False),
+    "smollm2": dict(backend="smollm2"),
+    "qwen-1.5b": dict(backend="qwen"),
+    "qwen-0.5b": dict(backend="qwen", backend_options={"size": "0.5b"}),
+}
+
+
+def usable(reply) -> bool:
+    """Issue 15's usable reply: not failed, addressed to the client, 5-80 words, no scaffolding echo,
+    no repeated trigram."""
+    if reply.status != "generated":
+        return False
+    n = len(words(reply.text))
+    reasons = set(degenerate_reasons(reply.text))
+    return (
+        5 <= n <= MAX_WORDS
+        and not repeated_ngrams(reply.text)
+        and not reasons & {"scaffolding", "third_person", "empty"}
+    )
+
+
+class Timed:
+    """A backend wrapper that records (seconds, reply tokens) of every model call."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.calls = inner, []
+        self.name = getattr(inner, "name", type(inner).__name__)
+
+    def _timed(self, fn, *a, **k):
+        t = time.perf_counter()
+        out = fn(*a, **k)
+        u = self.inner.last_usage
+        self.calls.append((time.perf_counter() - t, u.completion_tokens if u else 0))
+        return out
+
+    def complete(self, *a, **k):
+        return self._timed(self.inner.complete, *a, **k)
+
+    def complete_choice(self, *a, **k):
+        return self._timed(self.inner.complete_choice, *a, **k)
+
+
+def bench_quality(name: str, turns: int, log) -> dict:
+    from congruence.generation.backends import make_backend
+
+    cfg = dict(CONFIGS[name])
+    t0 = time.perf_counter()
+    inner = make_backend(cfg.pop("backend"), **cfg.pop("backend_options", {}))
+    inner.complete(build_messages("incongruence", CLIENT_TURNS[0][0]), max_tokens=2, seed=0)  # load
+    load_s = time.perf_counter() - t0
+    backend = Timed(inner)
+    r = Responder(backend=backend, **cfg, n_samples=1, retry_budget=1, seed=0)
+    first, ok, failed, reasons = [], 0, 0, {}
+    for i, (text, affect) in enumerate(CLIENT_TURNS[:turns]):
+        n_before = len(backend.calls)
+        reply = r.respond(text, affect=affect, key=f"quality#{i}")
+        first.append(backend.calls[n_before][0])
+        good = usable(reply)
+        ok += good
+        failed += reply.status == "failed"
+        for f in reply.flags:
+            if f.startswith("degenerate:"):
+                reasons[f[11:]] = reasons.get(f[11:], 0) + 1
+        log(f"  [{name} {i}] {'OK ' if good else 'BAD'} {reply.status} {reply.technique} | {reply.text!r}")
+    total_s = sum(s for s, _ in backend.calls)
+    return {
+        "config": name,
+        "backend": backend.name,
+        "format": r.format,
+        "load_s": load_s,
+        "turns": len(first),
+        "usable": ok,
+        "failed": failed,
+        "reasons": reasons,
+        "p50": pct(first, 50),
+        "p95": pct(first, 95),
+        "tok_s": sum(n for _, n in backend.calls) / total_s if total_s else float("nan"),
+    }
+
+
+def render_quality(rows: list[dict], loads: list) -> str:
+    load_txt = "; ".join(f"{when}: {', '.join(f'{x:.2f}' for x in la)}" for when, la in loads)
+    lines = [
+        f"## Usable replies, {dt.date.today().isoformat()}",
+        "",
+        f"Command: `.venv/bin/python bench/bench_generation.py {' '.join(sys.argv[1:])}`",
+        "",
+        f"Machine: {os.cpu_count()} CPU cores; load average (1, 5, 15 min) {load_txt}. Other jobs share "
+        "the cores: a load above 2 means the model got a fraction of them, and seconds scale with it.",
+        "",
+        f"{len(CLIENT_TURNS)} client turns written for this benchmark (`CLIENT_TURNS`), incongruence "
+        "strategy, one sample per turn and one retry (`n_samples=1, retry_budget=1`), temperature 0.7, "
+        "seed 0. Seconds: the first model call of each turn (prefill + technique choice + reply). "
+        "Tokens/s: reply tokens / seconds of all calls (end-to-end).",
+        "",
+        "| config | backend | format | load (s) | usable | failed | failure reasons | reply p50 (s) "
+        "| reply p95 (s) | tokens/s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        reasons = ", ".join(f"{k} {v}" for k, v in sorted(r["reasons"].items())) or "-"
+        lines.append(
+            f"| {r['config']} | {r['backend']} | {r['format']} | {r['load_s']:.1f} "
+            f"| **{r['usable']}/{r['turns']}** ({100 * r['usable'] / r['turns']:.0f} %) | {r['failed']} "
+            f"| {reasons} | {r['p50']:.2f} | {r['p95']:.2f} | {r['tok_s']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -188,7 +358,30 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--append", action="store_true", help="add this run's table to the end of --out")
+    ap.add_argument("--quality", action="store_true", help="usable-reply rate instead of speed paths")
+    ap.add_argument("--configs", nargs="+", default=["before", "qwen-1.5b"], choices=list(CONFIGS))
+    ap.add_argument("--turns", type=int, default=len(CLIENT_TURNS))
+    ap.add_argument("--log", type=Path, default=None, help="write every reply here")
     args = ap.parse_args()
+    if args.quality:
+        out = args.out or ROOT / "bench" / "results" / f"generation-{dt.date.today().isoformat()}.md"
+        before = out.read_text() + "\n" if args.append and out.exists() else ""
+        logf = open(args.log, "w") if args.log else None  # noqa: SIM115
+
+        def log(line: str) -> None:
+            print(line, flush=True)
+            if logf:
+                logf.write(line + "\n")
+                logf.flush()
+
+        loads = [("before", os.getloadavg())]
+        rows = []
+        for name in args.configs:
+            rows.append(bench_quality(name, args.turns, log))
+            out.write_text(before + render_quality(rows, [*loads, ("now", os.getloadavg())]))
+        out.write_text(before + render_quality(rows, [*loads, ("after", os.getloadavg())]))
+        print(f"wrote {out}")
+        return
 
     out = args.out or ROOT / "bench" / "results" / f"generation-{dt.date.today().isoformat()}.md"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -22,8 +22,8 @@ reason          rule
 ============== ========================================================================================
 
 These are screening rules (a proxy), not a quality score: a reply that passes can still be poor.
-The word limits follow E-THER's concision (1-3 sentences) and issue 15's usable-reply definition
-(5-80 words).
+The upper word limit follows E-THER's concision (1-3 sentences) and issue 15's usable-reply
+definition (at most 80 words).
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-#: Usable length in words (issue 15: a usable reply has 5-80 words).
-MIN_WORDS, MAX_WORDS = 5, 80
+#: Reply length in words outside which a reply is degenerate. 80 is issue 15's upper bound of a
+#: usable reply; the lower bound is 3, not its 5, because "You sound tired." is a real reply.
+MIN_WORDS, MAX_WORDS = 3, 80
 #: Length of a word sequence copied from the instruction that counts as prompt echo.
 ECHO_NGRAM = 8
 #: Below this cosine similarity (MiniLM L6, unit vectors) to the client's words a reply is off topic.
@@ -166,8 +167,10 @@ def degenerate_reasons(
         similarity: embedding cosine similarity of the reply to ``client_text``
             (:func:`topic_similarity`); ``None`` skips the off-topic rule.
 
+    >>> degenerate_reasons("Enhanced, enhanced")
+    ('too_short',)
     >>> degenerate_reasons("Enhanced, enhanced, enhanced")
-    ('repetition', 'too_short')
+    ('repetition',)
     >>> degenerate_reasons("It sounds like losing her has left you feeling very alone.")
     ()
     """

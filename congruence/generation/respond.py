@@ -214,6 +214,7 @@ class Responder:
         format: str = "auto",
         techniques: Sequence[str] = TECHNIQUES,
         topic_check: bool | Any = True,
+        screen: bool = True,
     ) -> None:
         self.strategy: Strategy = get_strategy(strategy)
         if format not in FORMATS:
@@ -238,6 +239,7 @@ class Responder:
         self.techniques = tuple(techniques)
         # the off-topic rule needs MiniLM; True loads it lazily, False skips the rule
         self._topic: Any = TopicChecker() if topic_check is True else (topic_check or None)
+        self.screen = screen
         self.seed = seed
         self.retry_budget = retry_budget
         self.context_turns = context_turns
@@ -279,6 +281,7 @@ class Responder:
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "format": self.format,
+            "screen": self.screen,
             "seed": self.seed,
             "retry_budget": self.retry_budget,
             "context_turns": self.context_turns,
@@ -354,7 +357,7 @@ class Responder:
             expect_technique=self.strategy.expects_technique,
             retry_budget=self.retry_budget,
             seed=seed,
-            check=check,
+            check=check if self.screen else None,
         )
         flags = [*base_flags, *kept.flags]
         reply_text, claims = remove_clinical_claims(kept.response) if kept.response else ("", [])
