@@ -109,6 +109,12 @@ def _print_result(result: Any) -> None:
             + ", ".join(f"{c} <- {result.provenance[c].estimator}" for c in proxies)
             + "[/]"
         )
+    if "response_status" in t.columns:  # analyze --respond: say how many replies failed and why
+        from congruence.generation.respond import failure_summary
+
+        failed = failure_summary(list(t["response_status"]), list(t["response_flags"]))
+        if failed:
+            err.print(f"[yellow]Replies:[/] {failed}")
     for w in result.warnings:
         err.print(f"[yellow]Warning:[/] {w}")
     for name, path in result.outputs.items():

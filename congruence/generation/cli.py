@@ -190,7 +190,7 @@ def register(app: typer.Typer) -> None:
         """
         from rich.console import Console
 
-        from congruence.generation.respond import DISCLAIMER, Responder
+        from congruence.generation.respond import DISCLAIMER, Responder, failure_summary
 
         console = Console()
         err = Console(stderr=True)
@@ -238,6 +238,9 @@ def register(app: typer.Typer) -> None:
                 typer.echo(rows[cols + list(RESPONSE_COLUMNS)].to_json(orient="records", force_ascii=False))
             else:
                 console.print(f"{n} client turn(s) answered; {flagged} answered with the safe message.")
+                failed = failure_summary(list(result["response_status"]), list(result["response_flags"]))
+                if failed:
+                    err.print(f"[yellow]{failed}[/]", markup=True, highlight=False)
                 console.print(f"responses: {out_path}")
                 if table_out is not None:
                     console.print(f"table: {table_out}")
@@ -258,6 +261,9 @@ def register(app: typer.Typer) -> None:
         console.print(reply.text or "[red](no usable reply)[/]", markup=not reply.text)
         if reply.flags:
             console.print(f"[yellow]flags:[/] {', '.join(reply.flags)}")
+        failed = failure_summary([reply.status], [";".join(reply.flags)])
+        if failed:
+            err.print(f"[red]The reply failed:[/] {failed}")
         err.print(f"[dim]{DISCLAIMER}[/]")
 
 

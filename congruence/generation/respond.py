@@ -18,9 +18,11 @@ Columns added to a turn table (:data:`RESPONSE_COLUMNS`, provenance in :func:`re
 ``response_technique``  the technique the model named (``None`` for E-THER's prompt and the safe message)
 ``response_flags``      ``;``-joined flags: ``crisis``, ``crisis:<category>``, ``crisis_negated``,
                         ``directive``, ``clinical_claim``, ``parse_failed``, ``missing_technique``,
-                        ``explanation``, ``explanation_removed``, ``trimmed``, ``retries_exhausted``
+                        ``explanation``, ``explanation_removed``, ``trimmed``, ``retries_exhausted``,
+                        ``degenerate:<reason>`` (:data:`~congruence.generation.degenerate.REASONS`)
 ``response_directive_count`` occurrences of directive-advice phrases in the reply
-``response_status``     ``generated`` / ``safe_message`` / ``failed`` (every sample failed parsing) /
+``response_status``     ``generated`` / ``safe_message`` / ``failed`` (every sample failed parsing
+                        or was degenerate: ``degenerate:<reason>`` flags) /
                         ``no_text`` (an empty utterance); ``None`` on rows that are not client turns
 ``response_strategy``, ``response_backend``, ``response_attempts``, ``response_seed``
 """
@@ -615,6 +617,25 @@ def add_responses(table: Any, *, responder: Responder | None = None, out: Any = 
     return r.respond_table(table, out=out)
 
 
+def failure_summary(statuses: Sequence[Any], flags: Sequence[Any]) -> str | None:
+    """One line on the replies that failed and why, or ``None`` when none failed.
+
+    ``statuses`` and ``flags`` are the ``response_status`` / ``response_flags`` columns.
+
+    >>> failure_summary(["generated", "failed", "failed", None],
+    ...                 ["", "degenerate:repetition;retries_exhausted", "parse_failed", None])
+    '2 of 3 replies failed: repetition 1, parse_failed 1.'
+    """
+    from congruence.generation.degenerate import failure_counts
+
+    pairs = [(s, f) for s, f in zip(statuses, flags, strict=True) if isinstance(s, str) and s]
+    failed = [f for s, f in pairs if s == "failed"]
+    if not failed:
+        return None
+    why = ", ".join(f"{k} {v}" for k, v in failure_counts(failed).most_common())
+    return f"{len(failed)} of {len(pairs)} replies failed: {why or 'no reply text'}."
+
+
 def iter_replies(table: Any) -> Iterable[dict[str, Any]]:
     """Rows of a responded table as dicts with the client text and the reply (for reports)."""
     import pandas as pd
@@ -638,6 +659,7 @@ __all__ = [
     "Responder",
     "add_responses",
     "collect",
+    "failure_summary",
     "iter_replies",
     "median_length_index",
     "read_results",

@@ -277,6 +277,14 @@ def _response(r: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
+def _response_failures(rows: Sequence[Mapping[str, Any]]) -> str | None:
+    """The line saying how many generated replies failed and why (None when none failed)."""
+    from congruence.generation.respond import failure_summary
+
+    replies = [r["response"] for r in rows if r.get("response") is not None]
+    return failure_summary([x["status"] for x in replies], [";".join(x["flags"]) for x in replies])
+
+
 def build_context(
     output: AnalysisOutput,
     *,
@@ -359,6 +367,7 @@ def build_context(
         "roles_from": stats.get("roles_from"),
         "rows": rows,
         "responses": [r for r in rows if r["response"] is not None],
+        "response_failures": _response_failures(rows),
         "pairs": [
             {
                 "name": p,

@@ -164,6 +164,8 @@ def _build_app(state: ChatServer) -> Any:
             )
         elif model == "judge":
             text = _judge_reply(body["messages"])
+        elif model == "junk":  # what SmolLM2 wrote here (issue 15): the form kept, the reply degenerate
+            text = "[Reflection] Enhanced, enhanced, enhanced"
         else:
             text = f"[Reflection] It sounds like you said: {_last_user_line(body['messages'])}"
             if images:

@@ -21,10 +21,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return build_demo_session(tmp_path_factory.mktemp("demo"))
 
 
-def _config(path: Path, base_url: str, *, send_images: bool = True) -> Path:
+def _config(path: Path, base_url: str, *, send_images: bool = True, model: str = "echo") -> Path:
     path.write_text(
         '[respond]\nstrategy = "incongruence"\nbackend = "openai"\nn_samples = 3\n'
-        f'backend_options = {{ base_url = "{base_url}", model = "echo", '
+        f'backend_options = {{ base_url = "{base_url}", model = "{model}", '
         f"send_images = {str(send_images).lower()} }}\n"
     )
     return path
@@ -62,6 +62,23 @@ def test_analyze_respond_adds_replies_to_table_summary_and_report(demo, server, 
     assert server.calls("echo") == 3 * n
 
 
+def test_degenerate_replies_are_failed_and_the_console_and_report_say_why(demo, server, tmp_path) -> None:
+    media, transcript = demo
+    out = tmp_path / "out"
+    cfg = _config(tmp_path / "c.toml", server.base_url, model="junk")
+    res = runner.invoke(
+        app, ["analyze", str(media), "-t", str(transcript), "-o", str(out), "-c", str(cfg), "--respond"]
+    )
+    assert res.exit_code == 0, res.output
+    table = pd.read_parquet(out / "turns.parquet")
+    n = len(table)
+    assert table["response_status"].tolist() == ["failed"] * n  # never "generated"
+    assert table["response_flags"].str.contains("degenerate:repetition").all()
+    assert f"{n} of {n} replies failed: repetition {n}" in " ".join(res.output.split())
+    html = (out / "report.html").read_text()
+    assert 'id="response-failures"' in html and f"{n} of {n} replies failed" in html
+
+
 def test_faces_stay_on_the_machine_unless_the_backend_is_set_to_send_them(demo, server, tmp_path) -> None:
     media, transcript = demo
     cfg = _config(tmp_path / "c.toml", server.base_url, send_images=False)
@@ -84,7 +101,7 @@ def test_analyze_without_respond_has_no_reply_columns(demo, tmp_path) -> None:
 def test_a_bad_respond_setting_is_a_clear_error(demo, tmp_path) -> None:
     media, transcript = demo
     cfg = tmp_path / "c.toml"
-    cfg.write_text('[respond]\nsamples = 3\n')
+    cfg.write_text("[respond]\nsamples = 3\n")
     args = ["analyze", str(media), "-t", str(transcript), "-o", str(tmp_path / "o"), "-c", str(cfg)]
     res = runner.invoke(app, [*args, "--respond"])
     assert res.exit_code == 2
