@@ -162,7 +162,7 @@ class Timed:
         return self._timed(self.inner.complete_choice, *a, **k)
 
 
-def bench_quality(name: str, turns: int, log) -> dict:
+def bench_quality(name: str, turns: int, log, on_turn=None) -> dict:
     from congruence.generation.backends import make_backend
 
     cfg = dict(CONFIGS[name])
@@ -183,7 +183,16 @@ def bench_quality(name: str, turns: int, log) -> dict:
         for f in reply.flags:
             if f.startswith("degenerate:"):
                 reasons[f[11:]] = reasons.get(f[11:], 0) + 1
-        log(f"  [{name} {i}] {'OK ' if good else 'BAD'} {reply.status} {reply.technique} | {reply.text!r}")
+        log(
+            f"  [{name} {i}] {'OK ' if good else 'BAD'} {reply.status} {reply.technique} "
+            f"{first[-1]:.1f}s | {reply.text!r}"
+        )
+        if on_turn is not None:  # partial results survive a stopped run
+            on_turn(_quality_row(name, backend, r, load_s, first, ok, failed, reasons))
+    return _quality_row(name, backend, r, load_s, first, ok, failed, reasons)
+
+
+def _quality_row(name, backend, r, load_s, first, ok, failed, reasons) -> dict:
     total_s = sum(s for s, _ in backend.calls)
     return {
         "config": name,
@@ -377,7 +386,11 @@ def main() -> None:
         loads = [("before", os.getloadavg())]
         rows = []
         for name in args.configs:
-            rows.append(bench_quality(name, args.turns, log))
+
+            def partial(row: dict, done: list = rows) -> None:
+                out.write_text(before + render_quality([*done, row], [*loads, ("now", os.getloadavg())]))
+
+            rows.append(bench_quality(name, args.turns, log, partial))
             out.write_text(before + render_quality(rows, [*loads, ("now", os.getloadavg())]))
         out.write_text(before + render_quality(rows, [*loads, ("after", os.getloadavg())]))
         print(f"wrote {out}")

@@ -57,6 +57,7 @@ ENTRIES: dict[str, dict[str, str]] = {
         "onnx": f"{_GEN}:OnnxGenAIBackend",
         "llamacpp": f"{_GEN}:LlamaCppBackend",
         "openai": f"{_GEN}:OpenAIBackend",
+        "qwen": f"{_GEN}:QwenBackend",
         "smollm2": f"{_GEN}:SmolLM2Backend",
     },
 }

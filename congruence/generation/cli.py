@@ -11,7 +11,10 @@ import typer
 from congruence.errors import CongruenceError
 from congruence.table import read_table
 
-BACKEND_HELP = "smollm2 (embedded default), transformers, onnx, openai (HTTP), llamacpp."
+BACKEND_HELP = (
+    "qwen (embedded default, Qwen2.5-Coder-1.5B), smollm2 (fast, weak), transformers, onnx, openai (HTTP), "
+    "llamacpp."
+)
 
 
 def _load_affect(value: str | None) -> dict[str, Any] | None:
@@ -102,7 +105,13 @@ def backend_options(
             )
         return {"model_path": model, "threads": threads}
     if backend == "llamacpp":
-        return {"n_threads": threads, **({"model_path": model} if model else {})}
+        return {"threads": threads, **({"model_path": model} if model else {})}
+    if backend == "qwen":
+        return {
+            "threads": threads,
+            **({"engine": engine} if engine else {}),
+            **({"size": model} if model else {}),
+        }
     if backend == "smollm2":
         return {"threads": threads, **({"engine": engine} if engine else {})}
     return {}
@@ -144,10 +153,13 @@ def register(app: typer.Typer) -> None:
         strategy: Annotated[
             str, typer.Option(help="ether, base, discrete, continuous, dissonance, incongruence.")
         ] = "incongruence",
-        backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "smollm2",
+        backend: Annotated[str, typer.Option(help=BACKEND_HELP)] = "qwen",
         model: Annotated[
             str | None,
-            typer.Option(help="Model name (openai) or local folder (transformers, onnx, llamacpp)."),
+            typer.Option(
+                help="Model name (openai), local folder (transformers, onnx, llamacpp) "
+                "or size (qwen: 1.5b, 0.5b).",
+            ),
         ] = None,
         base_url: Annotated[
             str | None,
@@ -162,7 +174,8 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         engine: Annotated[
-            str | None, typer.Option(help="smollm2 engine: auto, onnx, transformers, llamacpp.")
+            str | None,
+            typer.Option(help="Engine: smollm2 auto/onnx/transformers/llamacpp; qwen onnx/transformers."),
         ] = None,
         image_text: Annotated[
             bool,
@@ -174,7 +187,10 @@ def register(app: typer.Typer) -> None:
         ] = False,
         samples: Annotated[int, typer.Option(help="Samples per turn; the median-length one is kept.")] = 3,
         temperature: Annotated[float, typer.Option(help="Sampling temperature (0 = greedy).")] = 0.7,
-        max_tokens: Annotated[int, typer.Option("--max-tokens", help="Tokens per sample.")] = 160,
+        max_tokens: Annotated[
+            int | None,
+            typer.Option("--max-tokens", help="Tokens per sample (default 80 constrained, 160 free)."),
+        ] = None,
         seed: Annotated[int | None, typer.Option(help="Base seed for reproducible sampling.")] = 0,
         retries: Annotated[
             int, typer.Option(help="Extra calls per turn for unparseable samples; HTTP retries.")

@@ -191,7 +191,8 @@ class Responder:
 
     Args:
         backend: a :class:`~congruence.generation.backends.ChatBackend` or a registry name
-            (``smollm2``, ``transformers``, ``onnx``, ``openai``, ``llamacpp``).
+            (``qwen``: the embedded default, Qwen2.5-Coder-1.5B-Instruct; ``smollm2``: the fast
+            135M option for tests and CI; ``transformers``, ``onnx``, ``openai``, ``llamacpp``).
         backend_options: keyword arguments for a backend given by name.
         strategy: prompt strategy (:data:`~congruence.generation.prompts.STRATEGIES`).
         n_samples, temperature: E-THER's protocol (3 at 0.7).
@@ -199,12 +200,21 @@ class Responder:
         seed: base seed (``None``: unseeded, not reproducible).
         retry_budget: extra calls per instance to replace failed samples.
         context_turns: preceding turns given as dialogue context in table mode.
+        format: ``constrained`` (technique chosen from ``techniques`` under the model, reply
+            pre-filled; :mod:`~congruence.generation.constrained`), ``free`` (the papers' free text,
+            parsed; for large remote models) or ``auto`` (constrained where the backend can).
+        max_tokens: per sample (default 80 constrained, 160 free).
+        techniques: the allowed technique names of the constrained format.
+        topic_check: screen replies for being off topic with MiniLM (``True``), with a given
+            :class:`~congruence.generation.degenerate.TopicChecker`, or not (``False``).
+        screen: apply the degenerate-output rules (:mod:`~congruence.generation.degenerate`);
+            ``False`` reproduces the unscreened pipeline (benchmarks only).
     """
 
     def __init__(
         self,
         *,
-        backend: Any = "smollm2",
+        backend: Any = "qwen",
         backend_options: Mapping[str, Any] | None = None,
         strategy: str = "incongruence",
         n_samples: int = DEFAULT_SAMPLES,

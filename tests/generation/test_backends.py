@@ -31,7 +31,7 @@ MSGS = [
 
 
 def test_all_backends_are_registered_by_name():
-    assert names("generation.backend") == ["llamacpp", "onnx", "openai", "smollm2", "transformers"]
+    assert names("generation.backend") == ["llamacpp", "onnx", "openai", "qwen", "smollm2", "transformers"]
     b = create("generation.backend", "openai", base_url="http://127.0.0.1:9/v1", model="m")
     assert isinstance(b, ChatBackend) and b.name == "openai:m"
 

@@ -127,9 +127,9 @@ def test_user_errors_exit_2_with_problem_and_fix(app, args, message):
 
 
 @pytest.mark.slow
-def test_default_embedded_model_answers_one_utterance(app):
-    res = run(app, "My mum died last month but honestly I'm fine.", "--samples", "1", "--max-tokens", "24",
-              "--json")  # fmt: skip
+def test_fast_embedded_model_answers_one_utterance(app):
+    res = run(app, "My mum died last month but honestly I'm fine.", "--backend", "smollm2", "--samples", "1",
+              "--max-tokens", "24", "--json")  # fmt: skip
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["backend"].startswith("smollm2-135m-instruct") and data["attempts"] >= 1

@@ -189,7 +189,7 @@ class SmolLM2Backend:
                     model_path=smollm2_safetensors(self.cache), name=self.name, threads=self.threads or 1
                 )
             else:
-                self._inner = LlamaCppBackend(model_path=smollm2_gguf(), n_threads=self.threads)
+                self._inner = LlamaCppBackend(model_path=smollm2_gguf(), threads=self.threads)
         return self._inner
 
     @property

