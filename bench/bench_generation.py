@@ -145,14 +145,15 @@ class Timed:
     """A backend wrapper that records (seconds, reply tokens) of every model call."""
 
     def __init__(self, inner) -> None:
-        self.inner, self.calls = inner, []
+        self.inner, self.calls, self.cpu = inner, [], []
         self.name = getattr(inner, "name", type(inner).__name__)
 
     def _timed(self, fn, *a, **k):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         out = fn(*a, **k)
         u = self.inner.last_usage
         self.calls.append((time.perf_counter() - t, u.completion_tokens if u else 0))
+        self.cpu.append(time.process_time() - c)  # all threads of this process, spin-waits included
         return out
 
     def complete(self, *a, **k):
@@ -172,11 +173,12 @@ def bench_quality(name: str, turns: int, log, on_turn=None) -> dict:
     load_s = time.perf_counter() - t0
     backend = Timed(inner)
     r = Responder(backend=backend, **cfg, n_samples=1, retry_budget=1, seed=0)
-    first, ok, failed, reasons = [], 0, 0, {}
+    first, cpu, ok, failed, reasons = [], [], 0, 0, {}
     for i, (text, affect) in enumerate(CLIENT_TURNS[:turns]):
         n_before = len(backend.calls)
         reply = r.respond(text, affect=affect, key=f"quality#{i}")
         first.append(backend.calls[n_before][0])
+        cpu.append(backend.cpu[n_before])
         good = usable(reply)
         ok += good
         failed += reply.status == "failed"
@@ -185,14 +187,14 @@ def bench_quality(name: str, turns: int, log, on_turn=None) -> dict:
                 reasons[f[11:]] = reasons.get(f[11:], 0) + 1
         log(
             f"  [{name} {i}] {'OK ' if good else 'BAD'} {reply.status} {reply.technique} "
-            f"{first[-1]:.1f}s | {reply.text!r}"
+            f"{first[-1]:.1f}s ({cpu[-1]:.1f} CPU s) | {reply.text!r}"
         )
         if on_turn is not None:  # partial results survive a stopped run
-            on_turn(_quality_row(name, backend, r, load_s, first, ok, failed, reasons))
-    return _quality_row(name, backend, r, load_s, first, ok, failed, reasons)
+            on_turn(_quality_row(name, backend, r, load_s, first, cpu, ok, failed, reasons))
+    return _quality_row(name, backend, r, load_s, first, cpu, ok, failed, reasons)
 
 
-def _quality_row(name, backend, r, load_s, first, ok, failed, reasons) -> dict:
+def _quality_row(name, backend, r, load_s, first, cpu, ok, failed, reasons) -> dict:
     total_s = sum(s for s, _ in backend.calls)
     return {
         "config": name,
@@ -205,6 +207,7 @@ def _quality_row(name, backend, r, load_s, first, ok, failed, reasons) -> dict:
         "reasons": reasons,
         "p50": pct(first, 50),
         "p95": pct(first, 95),
+        "cpu_p50": pct(cpu, 50),
         "tok_s": sum(n for _, n in backend.calls) / total_s if total_s else float("nan"),
     }
 
@@ -222,18 +225,19 @@ def render_quality(rows: list[dict], loads: list) -> str:
         f"{len(CLIENT_TURNS)} client turns written for this benchmark (`CLIENT_TURNS`), incongruence "
         "strategy, one sample per turn and one retry (`n_samples=1, retry_budget=1`), temperature 0.7, "
         "seed 0. Seconds: the first model call of each turn (prefill + technique choice + reply). "
-        "Tokens/s: reply tokens / seconds of all calls (end-to-end).",
+        "Tokens/s: reply tokens / seconds of all calls (end-to-end). CPU s: process CPU time of that "
+        "call over all threads (ONNX Runtime's spin-waiting included), a load-independent upper bound.",
         "",
         "| config | backend | format | load (s) | usable | failed | failure reasons | reply p50 (s) "
-        "| reply p95 (s) | tokens/s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| reply p95 (s) | CPU s per reply p50 | tokens/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         reasons = ", ".join(f"{k} {v}" for k, v in sorted(r["reasons"].items())) or "-"
         lines.append(
             f"| {r['config']} | {r['backend']} | {r['format']} | {r['load_s']:.1f} "
             f"| **{r['usable']}/{r['turns']}** ({100 * r['usable'] / r['turns']:.0f} %) | {r['failed']} "
-            f"| {reasons} | {r['p50']:.2f} | {r['p95']:.2f} | {r['tok_s']:.1f} |"
+            f"| {reasons} | {r['p50']:.2f} | {r['p95']:.2f} | {r['cpu_p50']:.1f} | {r['tok_s']:.1f} |"
         )
     return "\n".join(lines) + "\n"
 
