@@ -163,7 +163,7 @@ class Timed:
         return self._timed(self.inner.complete_choice, *a, **k)
 
 
-def bench_quality(name: str, turns: int, log, on_turn=None) -> dict:
+def bench_quality(name: str, turns: int, log, on_turn=None, first_turn: int = 0) -> dict:
     from congruence.generation.backends import make_backend
 
     cfg = dict(CONFIGS[name])
@@ -174,7 +174,7 @@ def bench_quality(name: str, turns: int, log, on_turn=None) -> dict:
     backend = Timed(inner)
     r = Responder(backend=backend, **cfg, n_samples=1, retry_budget=1, seed=0)
     first, cpu, ok, failed, reasons = [], [], 0, 0, {}
-    for i, (text, affect) in enumerate(CLIENT_TURNS[:turns]):
+    for i, (text, affect) in enumerate(CLIENT_TURNS[first_turn : first_turn + turns], start=first_turn):
         n_before = len(backend.calls)
         reply = r.respond(text, affect=affect, key=f"quality#{i}")
         first.append(backend.calls[n_before][0])
@@ -374,6 +374,7 @@ def main() -> None:
     ap.add_argument("--quality", action="store_true", help="usable-reply rate instead of speed paths")
     ap.add_argument("--configs", nargs="+", default=["before", "qwen-1.5b"], choices=list(CONFIGS))
     ap.add_argument("--turns", type=int, default=len(CLIENT_TURNS))
+    ap.add_argument("--first-turn", type=int, default=0, help="start at this turn (split a run in parts)")
     ap.add_argument("--log", type=Path, default=None, help="write every reply here")
     args = ap.parse_args()
     if args.quality:
@@ -394,7 +395,7 @@ def main() -> None:
             def partial(row: dict, done: list = rows) -> None:
                 out.write_text(before + render_quality([*done, row], [*loads, ("now", os.getloadavg())]))
 
-            rows.append(bench_quality(name, args.turns, log, partial))
+            rows.append(bench_quality(name, args.turns, log, partial, args.first_turn))
             out.write_text(before + render_quality(rows, [*loads, ("now", os.getloadavg())]))
         out.write_text(before + render_quality(rows, [*loads, ("after", os.getloadavg())]))
         print(f"wrote {out}")
