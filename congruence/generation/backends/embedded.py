@@ -77,8 +77,8 @@ def smollm2_safetensors(root: Path | None = None) -> Path:
         # reloads as a plain checkpoint
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
-        model.hf_quantizer = None
-        model.is_quantized = False
+        model.hf_quantizer = None  # type: ignore[assignment]
+        model.is_quantized = False  # type: ignore[assignment]
         model.save_pretrained(str(tmp))
         tok.save_pretrained(str(tmp))
         _publish_dir(tmp, target)
