@@ -22,7 +22,7 @@ EXPECTED = {
     "text.analyzer": ["default"],
     "text.classifier": ["hf"],
     "incongruence.detector": ["gated", "hgb", "logreg"],
-    "generation.backend": ["llamacpp", "onnx", "openai", "smollm2", "transformers"],
+    "generation.backend": ["llamacpp", "onnx", "openai", "qwen", "smollm2", "transformers"],
 }
 
 
