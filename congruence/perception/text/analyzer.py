@@ -11,6 +11,12 @@ affective. Lexicon values are averaged over them; a content word up to 3 tokens 
 after a negator (same clause) has its valence/dominance flipped and halved and its arousal halved
 (:func:`~congruence.perception.text.lexicons.negate_vad`) and asserts no NRC emotion.
 
+``text_valence`` and ``text_arousal`` come from the estimator chosen with ``valence=`` (in the
+``[text]`` config section: ``options = { valence = "lexicon-mean" }``): ``"ensemble"`` (default) blends
+VADER's compound, a ridge regressor on the MiniLM embedding trained on word/phrase norms, and the
+lexicon mean (:mod:`~congruence.perception.text.valence`); ``"lexicon-mean"`` is the Warriner mean
+alone (the former default). ``text_dominance`` is the lexicon mean under both. All are proxies.
+
 Example (loads spaCy and MiniLM, a few seconds)::
 
     >>> from congruence.perception.text import TextAnalyzer
@@ -44,6 +50,16 @@ from congruence.perception.text.lexicons import (
     negation_scope,
 )
 from congruence.perception.text.mapping import FER_CLASSES, SENTIMENT_WEIGHT, fer_distribution
+from congruence.perception.text.valence import (
+    AROUSAL_WEIGHTS,
+    ENSEMBLE,
+    LEXICON_MEAN,
+    VALENCE_WEIGHTS,
+    blend,
+    check_estimator,
+    load_regressor,
+    weights_note,
+)
 from congruence.provenance import Kind, Provenance
 
 # Parts of speech that carry lexical meaning; PROPN is left out (names carry no utterance affect,
@@ -81,7 +97,39 @@ class LexiconWord:
     emotions: tuple[str, ...]
 
 
-def _vad_columns() -> dict[str, Provenance]:
+_ENSEMBLE_NOTE = (
+    "Weighted mean ({weights}) of: VADER compound (rules for negation, intensifiers, 'but', "
+    "punctuation){vader_part}; a ridge regressor on the all-MiniLM-L6-v2 embedding trained only on word- "
+    "and phrase-level norms (Warriner 2013 lemmas, VADER lexicon, negated phrases, word compositions); "
+    "and the Warriner lexicon mean over content lemmas. A missing part's weight goes to the others; "
+    "None when neither VADER nor Warriner knows any word (e.g. not English). Nothing in it was trained "
+    "on rated sentences: a proxy for utterance {dim}. Regressor weights derive from Warriner's "
+    "norms: CC BY-NC-SA 4.0."
+)
+ENSEMBLE_ESTIMATOR = "ensemble-vader-minilm-ridge-warriner"
+
+
+def _ensemble_columns() -> dict[str, Provenance]:
+    return {
+        "text_valence": Provenance(
+            ENSEMBLE_ESTIMATOR,
+            Kind.PROXY,
+            _ENSEMBLE_NOTE.format(weights=weights_note(VALENCE_WEIGHTS), vader_part="", dim="valence"),
+        ),
+        "text_arousal": Provenance(
+            ENSEMBLE_ESTIMATOR.replace("vader-", ""),
+            Kind.PROXY,
+            _ENSEMBLE_NOTE.format(
+                weights=weights_note(AROUSAL_WEIGHTS),
+                vader_part=" - not used: VADER has no arousal",
+                dim="arousal",
+            )
+            + " The arousal weights are not validated on rated sentences (none available here).",
+        ),
+    }
+
+
+def _vad_columns(valence: str = LEXICON_MEAN) -> dict[str, Provenance]:
     est = "warriner2013-lexicon-mean"
     out = {
         "text_valence": Provenance(est, Kind.PROXY, _VAD_NOTE.format(dim="valence")),
@@ -98,11 +146,13 @@ def _vad_columns() -> dict[str, Provenance]:
             "Share of content words found in the Warriner norms (None: no content word).",
         ),
     }
+    if valence == ENSEMBLE:
+        out.update(_ensemble_columns())
     return out
 
 
-def text_columns() -> dict[str, Provenance]:
-    """Every column of :class:`TextAnalyzer` with its provenance."""
+def text_columns(valence: str = ENSEMBLE) -> dict[str, Provenance]:
+    """Every column of :class:`TextAnalyzer` with its provenance (``valence``: the estimator name)."""
     cols: dict[str, Provenance] = {
         "text_status": Provenance("text-analyzer", Kind.MEASUREMENT, "'ok', or 'empty' for blank text."),
         "text_n_words": Provenance(
@@ -114,7 +164,7 @@ def text_columns() -> dict[str, Provenance]:
             "VADER compound in [-1, 1] (Hutto & Gilbert 2014): a rule-based lexicon model of sentiment; MIT.",
         ),
     }
-    cols.update(_vad_columns())
+    cols.update(_vad_columns(check_estimator(valence)))
     for c in NRC_CATEGORIES:
         cols[f"text_emo_{c}"] = Provenance(
             "nrc-emolex",
@@ -161,9 +211,13 @@ class TextAnalyzer:
         sentiment_weight: float = SENTIMENT_WEIGHT,
         classifier: str | None = None,
         classifier_options: dict[str, Any] | None = None,
+        valence: str = ENSEMBLE,
+        valence_model_path: str | Path | None = None,
     ) -> None:
         """``classifier``: optional ``"text.classifier"`` plug-in (e.g. ``"hf"`` with
-        ``classifier_options={"model_path": ...}``) whose class probabilities join the columns."""
+        ``classifier_options={"model_path": ...}``) whose class probabilities join the columns.
+        ``valence``: ``"ensemble"`` (default; needs the MiniLM embedding even with ``embed=False``)
+        or ``"lexicon-mean"``; ``valence_model_path`` overrides the regressor artefact (``.npz``)."""
         if batch_size < 1:
             raise CongruenceError(
                 f"batch_size must be >= 1, got {batch_size}.", "Pass a positive batch_size."
@@ -186,6 +240,8 @@ class TextAnalyzer:
         self.emotion_supplement = emotion_supplement
         self.negation_window = negation_window
         self.sentiment_weight = sentiment_weight
+        self.valence = check_estimator(valence)
+        self.valence_model_path = str(valence_model_path) if valence_model_path else None
         self._nlp: Any = None
         self._vader: Any = None
         self._encoder: Any = None
@@ -212,11 +268,24 @@ class TextAnalyzer:
             "stop_affect_min": STOP_AFFECT_MIN,
             "frame_words": sorted(FRAME_WORDS),
             "sentiment_weight": self.sentiment_weight,
+            "valence": self._valence_config(),
             "classifier": self._classifier.config() if self._classifier is not None else None,
         }
 
+    def _valence_config(self) -> dict[str, Any]:
+        if self.valence == LEXICON_MEAN:
+            return {"estimator": LEXICON_MEAN}
+        meta = load_regressor(self.valence_model_path).meta
+        return {
+            "estimator": ENSEMBLE,
+            "valence_weights": dict(VALENCE_WEIGHTS),
+            "arousal_weights": dict(AROUSAL_WEIGHTS),
+            "regressor": self.valence_model_path or "congruence/data/text/valence_minilm_ridge.npz",
+            "regressor_sha256": meta.get("weights_sha256"),
+        }
+
     def columns(self) -> dict[str, Provenance]:
-        cols = text_columns()
+        cols = text_columns(self.valence)
         if not self.embed:
             del cols["text_embedding"]
         if self._classifier is not None:
@@ -258,17 +327,51 @@ class TextAnalyzer:
         vader = self._load_vader()
         norms = load_warriner(self.vad_lexicon_path)
         emolex = load_emolex(self.emotion_lexicon_path, supplement=self.emotion_supplement)
-        embeddings = self._embed([items[i] for i in todo]) if self.embed else None
+        ensemble = self.valence == ENSEMBLE
+        regressor = load_regressor(self.valence_model_path) if ensemble else None
+        embeddings = self._embed([items[i] for i in todo]) if self.embed or ensemble else None
+        predicted = regressor.predict(embeddings) if regressor is not None else None
         docs = nlp.pipe((items[i] for i in todo), batch_size=max(self.batch_size, 16))
         for k, (i, doc) in enumerate(zip(todo, docs, strict=True)):
-            compound = float(vader.polarity_scores(items[i])["compound"])
+            scores = vader.polarity_scores(items[i])
+            compound = float(scores["compound"])
             values, words = self._doc_values(doc, compound, norms, emolex)
-            if embeddings is not None:
+            artifacts: dict[str, Any] = {"words": words}
+            if predicted is not None:
+                parts = self._ensemble(values, compound, scores["neu"] < 1.0, predicted[k])
+                artifacts["valence_parts"] = parts
+            if embeddings is not None and self.embed:
                 values["text_embedding"] = embeddings[k].astype(float).tolist()
             else:
                 del values["text_embedding"]
-            out[i] = Features(values, self.columns(), {"words": words})
+            out[i] = Features(values, self.columns(), artifacts)
         return out
+
+    @staticmethod
+    def _ensemble(
+        values: dict[str, Value], compound: float, vader_knows: bool, predicted: np.ndarray
+    ) -> dict[str, float | None]:
+        """Replace the lexicon-mean valence/arousal by the ensemble; return the parts (an artifact).
+
+        English-only gate: when neither VADER (``neu < 1``: some token has a VADER rating) nor the
+        Warriner norms know any word, the regressor alone would guess on an unknown language, so
+        valence and arousal stay missing."""
+        lex_v, lex_a = values["text_valence"], values["text_arousal"]
+        parts = {
+            "vader": compound,
+            "regressor": float(predicted[0]),
+            "regressor_arousal": float(predicted[1]),
+            "lexicon": lex_v,
+            "lexicon_arousal": lex_a,
+        }
+        if not vader_knows and lex_v is None:
+            values["text_valence"] = values["text_arousal"] = None
+            return parts
+        values["text_valence"] = blend(parts, VALENCE_WEIGHTS)
+        values["text_arousal"] = blend(
+            {"regressor": parts["regressor_arousal"], "lexicon": lex_a}, AROUSAL_WEIGHTS
+        )
+        return parts
 
     def _doc_values(
         self,
