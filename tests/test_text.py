@@ -87,7 +87,9 @@ def test_empty_text_is_missing_not_zero(analyzer, feats):
 def test_non_english_and_emoji_do_not_crash(feats):
     emoji, french = feats["emoji"], feats["french"]
     assert emoji["text_status"] == "ok" and emoji["text_sentiment"] > 0  # VADER reads emoji
-    assert emoji["text_valence"] is None and emoji["text_vad_coverage"] is None
+    # no Warriner word, but VADER's part of the default ensemble reads the emoji
+    assert emoji["text_valence"] > 0 and emoji["text_vad_coverage"] is None
+    assert emoji["text_dominance"] is None  # dominance stays the lexicon mean
     assert french["text_status"] == "ok" and french["text_valence"] is None
     assert french["text_n_words"] == 5
     assert len(french["text_embedding"]) == 384
