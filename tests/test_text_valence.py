@@ -213,3 +213,18 @@ def test_r_floor_on_real_crowd_rated_tweets(analyzer):
     r_ens, r_lex, r_vader = (pearson(x, y).r for x in (ens, lex, vader))
     assert r_ens >= 0.55, (r_ens, r_lex, r_vader)
     assert r_ens > r_lex + 0.1 and r_ens > r_vader
+
+
+def test_text_config_section_selects_the_estimator():
+    """``[text] valence = "lexicon-mean"`` reaches the analyzer (constructing it loads no model)."""
+    from congruence.analyze import _create_analyzer
+    from congruence.config import AnalysisConfig
+
+    cfg = AnalysisConfig.from_dict({"text": {"valence": "lexicon-mean", "embed": False}})
+    a = _create_analyzer("text.analyzer", cfg.text)
+    assert a.valence == "lexicon-mean"
+    assert a.columns()["text_valence"].estimator == "warriner2013-lexicon-mean"
+    assert _create_analyzer("text.analyzer", AnalysisConfig().text).valence == "ensemble"
+    bad = AnalysisConfig.from_dict({"text": {"valence": "gpt"}})
+    with pytest.raises(CongruenceError, match="valence estimator"):
+        _create_analyzer("text.analyzer", bad.text)
