@@ -468,9 +468,10 @@ def render_report(
         f"face clips with a defined expected label; expected none {counts['none']}, "
         f"minimizing {counts['minimizing']}, "
         f"contradiction {counts['contradiction']}",
-        "- analyzers: face.analyzer `default` (MediaPipe detection + FER-2013 mini-Xception + mesh AU "
-        "proxies; face valence/arousal = the default *proxy* from expression probabilities), "
-        "text.analyzer `default` (Warriner VAD lexicon average, VADER, NRC, MiniLM). Rule: "
+        "- analyzers: face.analyzer `default` (MediaPipe detection + fer/facex expression ensemble + "
+        "blendshape AUs; face valence/arousal = the default *proxy* from expression probabilities), "
+        "text.analyzer `default` (valence/arousal: VADER + MiniLM norm regressor + Warriner mean; NRC). "
+        "Rule: "
         f"`congruence.incongruence.pairs.score_table` (tau_e = {tau:.3f}, the fixed scale of "
         "`congruence analyze`: 2 sqrt 2, the diameter of the valence-arousal square).",
         "",
