@@ -84,7 +84,8 @@ ESTIMATORS = ("ensemble", "lexicon-mean", "vader", "regressor")
 def estimates(analyzer, texts: list[str]) -> dict[str, np.ndarray]:
     """Per estimator, one value per text (missing -> NaN), from one ensemble pass (parts kept)."""
     feats = analyzer.analyze_many(texts)
-    out = {k: np.full(len(texts), np.nan) for k in (*ESTIMATORS, "ensemble_arousal", "lexicon_arousal")}
+    keys = (*ESTIMATORS, "regressor_raw", "ensemble_arousal", "lexicon_arousal")
+    out = {k: np.full(len(texts), np.nan) for k in keys}
     for i, f in enumerate(feats):
         parts = f.artifacts.get("valence_parts") or {}
         vals = {
@@ -92,6 +93,7 @@ def estimates(analyzer, texts: list[str]) -> dict[str, np.ndarray]:
             "lexicon-mean": parts.get("lexicon"),
             "vader": parts.get("vader"),
             "regressor": parts.get("regressor"),
+            "regressor_raw": parts.get("regressor_raw"),
             "ensemble_arousal": f.values.get("text_arousal"),
             "lexicon_arousal": parts.get("lexicon_arousal"),
         }
@@ -172,7 +174,11 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     from congruence.perception.text import TextAnalyzer
-    from congruence.perception.text.valence import VALENCE_WEIGHTS
+    from congruence.perception.text.valence import (
+        REGRESSOR_VALENCE_OFFSET,
+        REGRESSOR_VALENCE_SCALE,
+        VALENCE_WEIGHTS,
+    )
     from congruence.perception.text.validation import load_author_set, load_crowdflower
 
     today = dt.date.today().isoformat()
@@ -192,6 +198,9 @@ def main() -> None:
         data = subsample(load_crowdflower("tune"), args.n_valid)
         t0 = time.perf_counter()
         est = estimates(ens, data.texts)
+        raw = est["regressor_raw"]
+        offset = float(np.median(raw[est["vader"] == 0]))
+        scale = float(np.std(est["vader"]) / np.std(raw))
         best = tune(est, data.valence)
         lines += [
             f"## Tuning the valence weights: CrowdFlower tune half ({len(data.texts)} tweets, "
@@ -200,6 +209,10 @@ def main() -> None:
             "| r | vader | regressor | lexicon |",
             "|---:|---:|---:|---:|",
             *[f"| {r:.4f} | {w[0]:.2f} | {w[1]:.2f} | {w[2]:.2f} |" for r, w in best[:8]],
+            "",
+            f"Regressor calibration from these tweets (no labels): offset {offset:.4f} (median on tweets "
+            f"with VADER compound 0), scale {scale:.4f} (sd ratio); shipped {REGRESSOR_VALENCE_OFFSET}, "
+            f"{REGRESSOR_VALENCE_SCALE}. Grid above uses the shipped calibration.",
             "",
             f"Shipped weights: {dict(VALENCE_WEIGHTS)}.",
             "",

@@ -56,6 +56,7 @@ from congruence.perception.text.valence import (
     LEXICON_MEAN,
     VALENCE_WEIGHTS,
     blend,
+    calibrate,
     check_estimator,
     load_regressor,
     weights_note,
@@ -100,7 +101,8 @@ class LexiconWord:
 _ENSEMBLE_NOTE = (
     "Weighted mean ({weights}) of: VADER compound (rules for negation, intensifiers, 'but', "
     "punctuation){vader_part}; a ridge regressor on the all-MiniLM-L6-v2 embedding trained only on word- "
-    "and phrase-level norms (Warriner 2013 lemmas, VADER lexicon, negated phrases, word compositions); "
+    "and phrase-level norms (Warriner 2013 lemmas, VADER lexicon, negated phrases, word compositions; "
+    "valence centred and stretched to VADER's spread, valence.calibrate); "
     "and the Warriner lexicon mean over content lemmas. A missing part's weight goes to the others; "
     "None when neither VADER nor Warriner knows any word (e.g. not English). Nothing in it was trained "
     "on rated sentences: a proxy for utterance {dim}. Regressor weights derive from Warriner's "
@@ -359,7 +361,8 @@ class TextAnalyzer:
         lex_v, lex_a = values["text_valence"], values["text_arousal"]
         parts = {
             "vader": compound,
-            "regressor": float(predicted[0]),
+            "regressor": calibrate(float(predicted[0])),
+            "regressor_raw": float(predicted[0]),
             "regressor_arousal": float(predicted[1]),
             "lexicon": lex_v,
             "lexicon_arousal": lex_a,

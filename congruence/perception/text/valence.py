@@ -11,7 +11,8 @@ The default ``text_valence`` / ``text_arousal`` estimator (``"ensemble"``) combi
    applied to a sentence it is a **proxy** for sentence valence. The weights
    (``congruence/data/text/valence_minilm_ridge.npz``, a few KB) derive from the Warriner norms and
    share their CC BY-NC-SA 4.0 licence; ``scripts/build_text_valence.py`` rebuilds them
-   deterministically from the packaged norms.
+   deterministically from the packaged norms. Its valence is centred and stretched to VADER's
+   spread on sentences (:func:`calibrate`, no labels used).
 2. **VADER compound** (valence only): rules for negation, intensifiers, "but", capitals and
    punctuation that a bag of word norms lacks.
 3. **Lexicon mean** (``warriner2013-lexicon-mean``, the former default): mean Warriner norm of the
@@ -49,11 +50,19 @@ ARTEFACT = "data/text/valence_minilm_ridge.npz"
 ARTEFACT_META = "data/text/valence_minilm_ridge.json"
 TARGETS: tuple[str, ...] = ("valence", "arousal", "dominance")
 
-#: Convex weights of the valence parts (VADER compound, embedding regressor, lexicon mean): the best
-#: Pearson r on 3,000 tweets of the CrowdFlower tune half (grid step 0.05, ``bench_text.py --tune``)
-#: among blends that keep VADER's weight >= 0.25 (its rules are what the other two parts lack; the
-#: unconstrained optimum, 0.1 / 0.6 / 0.3, scored r 0.431 against 0.422 here).
-VALENCE_WEIGHTS: Mapping[str, float] = {"vader": 0.25, "regressor": 0.55, "lexicon": 0.2}
+#: Calibration of the regressor's valence on sentences (:func:`calibrate`), from 3,000 tweets of the
+#: CrowdFlower tune half without their labels (``bench_text.py --tune``): offset = the median
+#: prediction on tweets whose VADER compound is exactly 0 (0.065: a norm-trained head reads
+#: affect-free sentences slightly positive), scale = sd(VADER compound) / sd(prediction) (2.53,
+#: rounded): word-trained heads are compressed on sentences, and the rule compares valences on one
+#: [-1, 1] scale.
+REGRESSOR_VALENCE_OFFSET = 0.065
+REGRESSOR_VALENCE_SCALE = 2.5
+#: Convex weights of the valence parts (VADER compound, calibrated regressor, lexicon mean): the best
+#: Pearson r on the same 3,000 tune tweets (grid step 0.05, ``bench_text.py --tune``) among blends
+#: that keep VADER's weight >= 0.25 (its rules are what the other two parts lack; the unconstrained
+#: optimum, 0.2 / 0.35 / 0.45, scored r 0.426 against 0.425 here).
+VALENCE_WEIGHTS: Mapping[str, float] = {"vader": 0.25, "regressor": 0.35, "lexicon": 0.4}
 #: Arousal parts (VADER has no arousal); not validated on sentence ratings (none available here).
 AROUSAL_WEIGHTS: Mapping[str, float] = {"regressor": 0.5, "lexicon": 0.5}
 
@@ -219,6 +228,17 @@ def load_regressor(path: str | None = None) -> NormRegressor:
     meta_path = p.with_suffix(".json")
     meta = json.loads(meta_path.read_text("utf-8")) if meta_path.is_file() else {}
     return NormRegressor(coef, intercept, meta)
+
+
+def calibrate(
+    x: float, offset: float = REGRESSOR_VALENCE_OFFSET, scale: float = REGRESSOR_VALENCE_SCALE
+) -> float:
+    """Linear calibration of the regressor's sentence valence: ``clip(scale * (x - offset), -1, 1)``.
+
+    >>> calibrate(0.065), calibrate(0.265), calibrate(0.9)
+    (0.0, 0.5, 1.0)
+    """
+    return float(min(1.0, max(-1.0, scale * (x - offset))))
 
 
 def blend(parts: Mapping[str, float | None], weights: Mapping[str, float]) -> float | None:
