@@ -43,6 +43,14 @@ def test_blend_gives_a_missing_part_weight_to_the_others():
     assert sum(w.values()) == pytest.approx(1.0) and sum(tv.AROUSAL_WEIGHTS.values()) == pytest.approx(1.0)
 
 
+@given(a=st.floats(-1, 1), b=st.floats(-1, 1))
+def test_calibration_is_monotone_bounded_and_zero_at_the_offset(a, b):
+    ca, cb = tv.calibrate(a), tv.calibrate(b)
+    assert -1 <= ca <= 1 and -1 <= cb <= 1
+    assert (ca - cb) * (a - b) >= 0
+    assert tv.calibrate(tv.REGRESSOR_VALENCE_OFFSET) == 0.0
+
+
 def test_fit_ridge_recovers_a_linear_map_and_shrinks_with_alpha():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 5))
