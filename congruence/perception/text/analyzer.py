@@ -104,7 +104,8 @@ _ENSEMBLE_NOTE = (
     "and phrase-level norms (Warriner 2013 lemmas, VADER lexicon, negated phrases, word compositions; "
     "valence centred and stretched to VADER's spread, valence.calibrate); "
     "and the Warriner lexicon mean over content lemmas. A missing part's weight goes to the others; "
-    "None when neither VADER nor Warriner knows any word (e.g. not English). Nothing in it was trained "
+    "None when no word is known to VADER, Warriner or spaCy's English stop list (e.g. not English). "
+    "Nothing in it was trained "
     "on rated sentences: a proxy for utterance {dim}. Regressor weights derive from Warriner's "
     "norms: CC BY-NC-SA 4.0."
 )
@@ -340,7 +341,9 @@ class TextAnalyzer:
             values, words = self._doc_values(doc, compound, norms, emolex)
             artifacts: dict[str, Any] = {"words": words}
             if predicted is not None:
-                parts = self._ensemble(values, compound, scores["neu"] < 1.0, predicted[k])
+                # English cue: VADER rates a token, or spaCy's English stop list has one ("again")
+                english = scores["neu"] < 1.0 or any(t.is_stop for t in doc)
+                parts = self._ensemble(values, compound, english, predicted[k])
                 artifacts["valence_parts"] = parts
             if embeddings is not None and self.embed:
                 values["text_embedding"] = embeddings[k].astype(float).tolist()
@@ -351,13 +354,13 @@ class TextAnalyzer:
 
     @staticmethod
     def _ensemble(
-        values: dict[str, Value], compound: float, vader_knows: bool, predicted: np.ndarray
+        values: dict[str, Value], compound: float, english: bool, predicted: np.ndarray
     ) -> dict[str, float | None]:
         """Replace the lexicon-mean valence/arousal by the ensemble; return the parts (an artifact).
 
-        English-only gate: when neither VADER (``neu < 1``: some token has a VADER rating) nor the
-        Warriner norms know any word, the regressor alone would guess on an unknown language, so
-        valence and arousal stay missing."""
+        English-only gate: when the text shows no English cue (no VADER-rated token, no English stop
+        word) and the Warriner norms know none of its words, the regressor alone would guess on an
+        unknown language, so valence and arousal stay missing."""
         lex_v, lex_a = values["text_valence"], values["text_arousal"]
         parts = {
             "vader": compound,
@@ -367,7 +370,7 @@ class TextAnalyzer:
             "lexicon": lex_v,
             "lexicon_arousal": lex_a,
         }
-        if not vader_knows and lex_v is None:
+        if not english and lex_v is None:
             values["text_valence"] = values["text_arousal"] = None
             return parts
         values["text_valence"] = blend(parts, VALENCE_WEIGHTS)
