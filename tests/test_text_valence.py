@@ -227,15 +227,16 @@ def test_r_floor_on_real_crowd_rated_tweets(analyzer):
 
 
 def test_text_config_section_selects_the_estimator():
-    """``[text] valence = "lexicon-mean"`` reaches the analyzer (constructing it loads no model)."""
-    from congruence.analyze import _create_analyzer
+    """``[text] valence = "lexicon-mean"`` reaches the analyzer as the pipeline creates it
+    (``create(family, cfg.name, **cfg.options)``); constructing it loads no model."""
     from congruence.config import AnalysisConfig
 
-    cfg = AnalysisConfig.from_dict({"text": {"valence": "lexicon-mean", "embed": False}})
-    a = _create_analyzer("text.analyzer", cfg.text)
+    def make(cfg):
+        return registry.create("text.analyzer", cfg.text.name, **cfg.text.options)
+
+    a = make(AnalysisConfig.from_dict({"text": {"valence": "lexicon-mean", "embed": False}}))
     assert a.valence == "lexicon-mean"
     assert a.columns()["text_valence"].estimator == "warriner2013-lexicon-mean"
-    assert _create_analyzer("text.analyzer", AnalysisConfig().text).valence == "ensemble"
-    bad = AnalysisConfig.from_dict({"text": {"valence": "gpt"}})
-    with pytest.raises(CongruenceError, match="valence estimator"):
-        _create_analyzer("text.analyzer", bad.text)
+    assert make(AnalysisConfig()).valence == "ensemble"
+    with pytest.raises(CongruenceError, match="valence"):
+        make(AnalysisConfig.from_dict({"text": {"valence": "gpt"}}))
