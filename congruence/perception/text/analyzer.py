@@ -333,7 +333,9 @@ class TextAnalyzer:
         ensemble = self.valence == ENSEMBLE
         regressor = load_regressor(self.valence_model_path) if ensemble else None
         embeddings = self._embed([items[i] for i in todo]) if self.embed or ensemble else None
-        predicted = regressor.predict(embeddings) if regressor is not None else None
+        predicted = None
+        if regressor is not None and embeddings is not None:
+            predicted = regressor.predict(embeddings)
         docs = nlp.pipe((items[i] for i in todo), batch_size=max(self.batch_size, 16))
         for k, (i, doc) in enumerate(zip(todo, docs, strict=True)):
             scores = vader.polarity_scores(items[i])
@@ -361,8 +363,8 @@ class TextAnalyzer:
         English-only gate: when the text shows no English cue (no VADER-rated token, no English stop
         word) and the Warriner norms know none of its words, the regressor alone would guess on an
         unknown language, so valence and arousal stay missing."""
-        lex_v, lex_a = values["text_valence"], values["text_arousal"]
-        parts = {
+        lex_v, lex_a = _opt_float(values["text_valence"]), _opt_float(values["text_arousal"])
+        parts: dict[str, float | None] = {
             "vader": compound,
             "regressor": calibrate(float(predicted[0])),
             "regressor_raw": float(predicted[0]),
@@ -508,3 +510,8 @@ class TextAnalyzer:
                 show_progress_bar=False,
             )
         )
+
+
+def _opt_float(v: Value) -> float | None:
+    """A lexicon value as ``float | None`` (the lexicon means are numbers or missing)."""
+    return None if v is None else float(v)  # type: ignore[arg-type]
