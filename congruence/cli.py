@@ -219,6 +219,7 @@ for _module in (
     "congruence.incongruence.cli",
     "congruence.app.cli",
     "congruence.training.cli",
+    "congruence.corpus.cli",
 ):
     try:
         importlib.import_module(_module).register(app)

@@ -403,6 +403,58 @@ def discover(path: str | os.PathLike[str]) -> list[Path]:
     return sorted(found + csv_only)
 
 
+# ------------------------------------------------------------------------------ corpus dataset
+
+
+def corpus_partition(root: str | os.PathLike[str], session_id: str) -> Path:
+    """The folder of one session's rows in a corpus's Parquet dataset: ``turns/session_id=<id>/``
+    (Hive partitioning; the id URI-escaped as pyarrow's ``partitioning="hive"`` expects)."""
+    from urllib.parse import quote
+
+    return Path(root) / CORPUS_DATASET / f"session_id={quote(str(session_id), safe='')}"
+
+
+def write_corpus_partition(
+    root: str | os.PathLike[str], table: pd.DataFrame, provenance: Mapping[str, Provenance]
+) -> Path:
+    """Write one session's turn table into the corpus dataset (atomically, provenance in the field
+    metadata as in ``turns.parquet``); the ``session_id`` column lives in the folder name."""
+    ids = table["session_id"].astype(str).unique()
+    if len(ids) != 1:
+        raise ValueError(f"a corpus partition holds one session, got {len(ids)}")
+    path = corpus_partition(root, ids[0]) / "part-0.parquet"
+    write_parquet(path, table.drop(columns=["session_id"]), provenance)
+    return path
+
+
+def read_corpus(root: str | os.PathLike[str]) -> tuple[pd.DataFrame, dict[str, Provenance]]:
+    """The turn tables of a corpus's finished sessions as one table (sessions sorted by id; columns
+    in session-table order) and the provenance of every column, from the Parquet dataset under
+    ``turns/``. Other readers: ``pyarrow.dataset.dataset(root / "turns", partitioning="hive")``.
+    """
+    from urllib.parse import unquote
+
+    base = Path(root) / CORPUS_DATASET
+    parts = (
+        sorted((unquote(d.name.split("=", 1)[1]), d) for d in base.glob("session_id=*") if d.is_dir())
+        if base.is_dir()
+        else []
+    )
+    frames: list[pd.DataFrame] = []
+    provenance: dict[str, Provenance] = {}
+    for sid, folder in parts:
+        for f in sorted(folder.glob("*.parquet")):
+            t, prov = load_table(f)
+            t.insert(0, "session_id", sid)
+            frames.append(t)
+            provenance.update(prov)
+    if not frames:
+        raise CongruenceError(
+            f"{base} holds no finished session.", "Run `congruence corpus analyze SOURCE --out FOLDER` first."
+        )
+    return pd.concat(frames, ignore_index=True), provenance
+
+
 def read_all(paths: Iterable[str | os.PathLike[str]]) -> list[TurnTable]:
     """Every analysis the paths stand for (see :func:`discover`), read."""
     return [read(a) for p in paths for a in discover(p)]
@@ -425,16 +477,19 @@ __all__ = [
     "TABLE_FILE",
     "TurnTable",
     "assemble_provenance",
+    "corpus_partition",
     "discover",
     "is_corpus",
     "load_table",
     "missing_values",
     "read",
     "read_all",
+    "read_corpus",
     "read_corpus_manifest",
     "read_table",
     "status_column",
     "undeclared",
     "write",
+    "write_corpus_partition",
     "write_parquet",
 ]

@@ -80,6 +80,7 @@ def analyze(
     report: bool = True,
     blur_faces: bool = False,
     respond: bool = False,
+    analyzers: Analyzers | None = None,
 ) -> AnalysisResult:
     """Analyse a recorded session into a per-client-turn affect table.
 
@@ -100,6 +101,8 @@ def analyze(
         respond: add a person-centred reply per client turn (``response_*`` columns; E-THER's
             collection protocol through :class:`~congruence.generation.respond.Responder`, set
             up by ``config.respond``); replies are stored as they finish and a re-run resumes.
+        analyzers: analyzers built from the same ``config`` by an earlier call, so a process that
+            analyses many sessions (a corpus worker) loads each model once; default: new ones.
     """
     t_start = time.perf_counter()
     config = config or AnalysisConfig()
@@ -156,7 +159,8 @@ def analyze(
             "Set the roles explicitly, e.g. --roles 'Speaker A=counsellor,Speaker B=client'.",
         )
 
-    analyzers = Analyzers(config)
+    if analyzers is None or analyzers.config.to_dict() != config.to_dict():
+        analyzers = Analyzers(config)
     modalities = analyzers.enabled()
     store = JsonlStore(work / STORE_FILE)
     unit_key = unit_keys(config, modalities, source.key)
