@@ -164,18 +164,31 @@ def register(app: typer.Typer) -> None:
     @ann.command("import-session")
     @user_errors
     def import_session(
-        folder: Annotated[Path, typer.Argument(help="Output folder of `congruence analyze`.")],
+        folder: Annotated[
+            Path,
+            typer.Argument(
+                help="Output folder of `congruence analyze`, or a corpus folder (every finished session)."
+            ),
+        ],
         session_id: Annotated[str | None, typer.Option(help="Import under this id instead.")] = None,
         data_dir: DataDir = None,
         database_url: DatabaseUrl = None,
     ) -> None:
         """Import an analysed session (turns, key frames, estimates) for annotation."""
         from congruence.app import importing, store
+        from congruence.errors import CongruenceError
+        from congruence.table import discover, is_corpus
 
-        parsed = importing.read_analysed_session(folder, session_id=session_id)
+        folders = discover(folder) if is_corpus(folder) else [folder]
+        if session_id is not None and len(folders) != 1:
+            raise CongruenceError("--session-id names one session, but a corpus holds several.", "Omit it.")
+        parsed = [
+            importing.read_analysed_session(f, session_id=session_id) for f in folders
+        ]  # all read before any write
         _, db = _db(data_dir, database_url)
         with db.write() as s:
-            _print(store.import_session(s, parsed))
+            for one in parsed:
+                _print(store.import_session(s, one))
 
     @ann.command("import-responses")
     @user_errors

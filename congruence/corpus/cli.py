@@ -97,8 +97,9 @@ def analyze(
             raise typer.Exit(130) from None
     n_done, n_failed = result.count("done"), result.count("failed")
     problems = result.manifest.get("problems") or []
+    finished = sum(result.sessions[s].get("status") == "done" for s in result.skipped)
     typer.echo(
-        f"{n_done} session(s) done ({len(result.skipped)} already finished), {n_failed} failed, "
+        f"{n_done} session(s) done ({finished} finished before), {n_failed} failed, "
         f"{len(problems)} input(s) skipped, in {result.seconds:.1f} s: {out / 'corpus.json'}"
     )
     if n_failed:

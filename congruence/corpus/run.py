@@ -27,7 +27,7 @@ from typing import Any
 from congruence import __version__
 from congruence import table as turn_table
 from congruence.config import AnalysisConfig
-from congruence.corpus.sources import Problem, SessionSource, load_sources
+from congruence.corpus.sources import Problem, SessionSource, is_uri, load_sources
 from congruence.errors import CongruenceError
 from congruence.io import write_json
 
@@ -71,9 +71,10 @@ class SessionWorker:
         t0 = time.perf_counter()
         rec: dict[str, Any] = {"worker_pid": os.getpid()}
         try:
+            media, transcript = (stage(source[k], out / ".cache" / "inputs") for k in ("media", "transcript"))
             result = analyze(
-                source["media"],
-                transcript=source["transcript"],
+                media,
+                transcript=transcript,
                 out_dir=out,
                 config=self.config,
                 roles=source.get("roles"),
@@ -96,6 +97,32 @@ class SessionWorker:
         rec["seconds"] = round(time.perf_counter() - t0, 3)
         rec["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
         return rec
+
+
+def stage(path: str | None, folder: Path) -> str | None:
+    """A local path for ``path``: itself, or for a ``pyarrow.fs`` URI (``s3://``, ``gs://``,
+    ``hdfs://``, ``file://``) a copy fetched into ``folder`` once (kept while the file's size and
+    modification time are unchanged). The analysis cache is keyed by content, so a copy analyses
+    like the original."""
+    if path is None or not is_uri(path):
+        return path
+    import pyarrow.fs as pafs
+
+    try:
+        fs, inner = pafs.FileSystem.from_uri(path)
+        info = fs.get_file_info(inner)
+    except (OSError, ValueError) as exc:
+        raise CongruenceError(f"Cannot open {path} ({exc}).", "Check the URI and the credentials.") from None
+    if info.type != pafs.FileType.File:
+        raise CongruenceError(f"No file at {path}.", "Check the URI.")
+    local = folder / f"{info.size}-{int(info.mtime_ns or 0)}-{Path(inner).name}"
+    if not local.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = local.with_name(local.name + ".part")
+        with fs.open_input_stream(inner) as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        tmp.replace(local)
+    return str(local)
 
 
 @dataclass

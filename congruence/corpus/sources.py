@@ -58,13 +58,24 @@ class Problem:
         return asdict(self)
 
 
+def is_uri(path: str) -> bool:
+    """Whether a manifest path names a ``pyarrow.fs`` location (``s3://``, ``gs://``, ``hdfs://``,
+    ``file://``) rather than a local or shared-filesystem path.
+
+    >>> is_uri("s3://bucket/a.mp4"), is_uri("/data/a.mp4"), is_uri("C:/data/a.mp4")
+    (True, False, False)
+    """
+    scheme, sep, _ = path.partition("://")
+    return bool(sep) and len(scheme) > 1 and scheme.isalnum()
+
+
 def load_sources(
     source: str | Path, *, exclude: Path | None = None
 ) -> tuple[list[SessionSource], list[Problem]]:
     """The sessions ``source`` (a folder or a ``.csv`` / ``.jsonl`` manifest) stands for, and the
     inputs that are not sessions. Duplicate session ids are refused (every copy: which one was
     meant is not ours to guess). ``exclude``: a folder not to scan (the corpus output)."""
-    p = Path(source)
+    p = Path(source).resolve()  # workers may run elsewhere (another cwd, another node)
     if p.is_dir():
         sessions, problems = _from_folder(p, exclude)
     elif p.is_file():
@@ -190,11 +201,13 @@ def _from_manifest(path: Path) -> tuple[list[SessionSource], list[Problem]]:
     sessions: list[SessionSource] = []
     problems: list[Problem] = []
 
-    def resolve(value: Any) -> Path | None:
+    def resolve(value: Any) -> str | None:
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
+        if is_uri(str(value).strip()):
+            return str(value).strip()
         p = Path(str(value).strip()).expanduser()
-        return p if p.is_absolute() else base / p
+        return str(p if p.is_absolute() else base / p)
 
     for n, row in _rows(path):
         origin = f"{path.name} line {n}"
@@ -208,8 +221,11 @@ def _from_manifest(path: Path) -> tuple[list[SessionSource], list[Problem]]:
         if named is None:
             problems.append(Problem(origin, "the row names neither media nor transcript.", sid))
             continue
-        sid = sid or named.stem
-        missing = [str(f) for f in (media, transcript) if f is not None and not f.is_file()]
+        sid = sid or Path(named.split("://", 1)[-1]).stem
+        # object-store paths are checked by the worker that fetches them (it holds the credentials)
+        missing = [
+            f for f in (media, transcript) if f is not None and not is_uri(f) and not Path(f).is_file()
+        ]
         if missing:
             problems.append(Problem(origin, f"file not found: {', '.join(missing)}.", sid))
             continue
@@ -224,8 +240,8 @@ def _from_manifest(path: Path) -> tuple[list[SessionSource], list[Problem]]:
         sessions.append(
             SessionSource(
                 sid,
-                str(media) if media is not None else None,
-                str(transcript) if transcript is not None else None,
+                media,
+                transcript,
                 str(roles).strip() if roles not in (None, "") else None,
                 origin,
             )
