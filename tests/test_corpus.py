@@ -239,7 +239,14 @@ def test_later_stages_read_the_corpus_folder(corpus: dict[str, Any], tmp_path: P
     db = tmp_path / "app"
     res = runner.invoke(app, ["annotations", "import-session", str(out), "--data-dir", str(db)])
     assert res.exit_code == 0, res.output
-    assert res.output.count('"session_id"') == 5 or res.output.count("session") >= 5
+    imported = [json.loads(b) for b in res.output.replace("}\n{", "}\x00{").split("\x00")]
+    assert [(r["session_id"], r["pairs"]) for r in imported] == [
+        ("demo-a", 3), ("demo-b", 3), ("speech", 1), ("text-1", 3), ("text-2", 3),
+    ]  # fmt: skip
+    res = runner.invoke(
+        app, ["annotations", "import-session", str(out), "--session-id", "x", "--data-dir", str(db)]
+    )
+    assert res.exit_code == 2 and "corpus holds several" in res.output
 
 
 # ------------------------------------------------------------------------------ no Ray needed
