@@ -13,7 +13,7 @@ declared (each analyzer's ``columns()``). This module owns:
 - :func:`write`, :func:`read` and :func:`discover` of analysis folders (``turns.parquet`` with the
   provenance in each Arrow field's metadata, ``turns.csv``, ``summary.json``) and of corpus
   folders (:data:`CORPUS_FILE` + ``sessions/<session_id>/`` + a Parquet dataset partitioned by
-  session under ``turns/``).
+  session under ``turns/``, written by :func:`write_corpus_partition`, read by :func:`read_corpus`).
 
 It imports no stage, so every stage (analysis, report, detector, training, app) can depend on it.
 """

@@ -229,13 +229,12 @@ def analyze_corpus(
     resume), ``out/turns/`` the corpus table as a Parquet dataset partitioned by session and
     ``out/corpus.json`` every session's status, reason, counts and timings (written atomically
     after every session, so Ctrl-C keeps everything finished). ``workers``: Ray actors, each one
-    session at a time (default: the machine's cores); ``address``: an existing Ray cluster
-    (``"auto"`` or ``"ray://HOST:PORT"``) instead of a local instance.
+    session at a time (default: the machine's cores, or the cluster's CPUs); ``address``: an
+    existing Ray cluster (``"auto"`` or ``"ray://HOST:PORT"``) instead of a local instance.
     """
     t0 = time.perf_counter()
     config = config or AnalysisConfig()
-    workers = workers or default_workers()
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise CongruenceError(f"--workers must be at least 1, got {workers}.", "e.g. --workers 2")
     emit = on_event or (lambda kind, sid, rec: None)
     root = Path(out)
@@ -262,7 +261,7 @@ def analyze_corpus(
     _save(root, manifest)
     result = CorpusResult(root=root, manifest=manifest, skipped=skipped)
     if todo:  # a corpus with nothing left to do starts neither Ray nor a model
-        _run(todo, root, manifest, config, respond, min(workers, len(todo)), address, verbose, emit, result)
+        _run(todo, root, manifest, config, respond, workers, address, verbose, emit, result)
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -279,7 +278,7 @@ def _run(
     manifest: dict[str, Any],
     config: AnalysisConfig,
     respond: bool,
-    workers: int,
+    workers: int | None,
     address: str | None,
     verbose: bool,
     emit: Event,
@@ -288,7 +287,10 @@ def _run(
     import ray
     from ray.exceptions import RayActorError
 
-    started_ray = _init_ray(workers, address, verbose)
+    started_ray = _init_ray(workers or default_workers(), address, verbose)
+    if workers is None:  # a cluster offers all its CPUs; a local instance the machine's cores
+        workers = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    workers = min(workers, len(todo))
     actor_cls = ray.remote(num_cpus=1, max_restarts=1, max_task_retries=1)(SessionWorker)
 
     pids: dict[str, int] = {}  # actor id -> its process, to tell a restarted worker
