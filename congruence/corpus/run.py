@@ -294,9 +294,9 @@ def _run(
     # glibc gives each of Ray's threads its own malloc arena, and a worker's memory then grew by
     # ~20 MB per session (bench_corpus); two arenas keep it flat, as in a plain loop
     env = {"MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2")}
-    actor_cls = ray.remote(num_cpus=1, max_restarts=1, max_task_retries=1, runtime_env={"env_vars": env})(
-        SessionWorker
-    )
+    actor_cls: Any = ray.remote(
+        num_cpus=1, max_restarts=1, max_task_retries=1, runtime_env={"env_vars": env}
+    )(SessionWorker)
 
     pids: dict[str, int] = {}  # actor id -> its process, to tell a restarted worker
 
