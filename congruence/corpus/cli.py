@@ -19,7 +19,12 @@ def analyze(
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Corpus output folder.")],
     workers: Annotated[
-        int | None, typer.Option("--workers", "-w", help="Ray workers (default: the machine's cores).")
+        int | None,
+        typer.Option(
+            "--workers",
+            "-w",
+            help="Ray workers (default: the machine's cores; with --address, the cluster's CPUs).",
+        ),
     ] = None,
     address: Annotated[
         str | None,
