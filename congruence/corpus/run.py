@@ -7,9 +7,10 @@ copies each finished session's table into the corpus dataset
 (:func:`congruence.table.write_corpus_partition`).
 
 Failures: an error inside a session (corrupt media, bad transcript) is returned by the worker and
-recorded with its reason. A worker process that dies mid-session is restarted by Ray
-(``max_restarts=1``) and the session retried on it (``max_task_retries=1``); a second death
-records the session as failed and a fresh worker takes the dead one's place.
+recorded with its reason. A worker process that dies mid-session is restarted by Ray (every time:
+``max_restarts=-1``, so an earlier session's crash does not use up a later one's retry) and the
+session retried on it once (``max_task_retries=1``); a second death records the session as failed
+and a fresh worker takes the dead one's place.
 """
 
 from __future__ import annotations
@@ -295,7 +296,7 @@ def _run(
     # ~20 MB per session (bench_corpus); two arenas keep it flat, as in a plain loop
     env = {"MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2")}
     actor_cls: Any = ray.remote(
-        num_cpus=1, max_restarts=1, max_task_retries=1, runtime_env={"env_vars": env}
+        num_cpus=1, max_restarts=-1, max_task_retries=1, runtime_env={"env_vars": env}
     )(SessionWorker)
 
     pids: dict[str, int] = {}  # actor id -> its process, to tell a restarted worker
