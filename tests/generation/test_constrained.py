@@ -147,7 +147,7 @@ def test_qwen_default_gives_replies_in_the_constrained_format():
         # building it takes minutes and ~13 GB once (bench/bench_generation.py builds it); the join
         # and hash check above run everywhere, generation where the built model is cached
         return
-    r = Responder(n_samples=1, retry_budget=1)  # the default backend
+    r = Responder(n_samples=1)  # the default backend and retry budget
     assert r.backend_label.startswith("qwen2.5-coder-1.5b")
     for text, affect in TURNS[:3]:
         reply = r.respond(text, affect=affect)

@@ -233,7 +233,9 @@ def test_provenance_marks_model_output_and_rule_based_flags():
 
 @pytest.mark.slow
 def test_protocol_on_the_real_embedded_model(smol):
-    r = Responder(backend=smol, strategy="ether", max_tokens=24, seed=11)
+    # screen=False: this pins the collection protocol (median length of the parsed samples); the
+    # degenerate-output screen is tested in test_degenerate.py
+    r = Responder(backend=smol, strategy="ether", max_tokens=24, seed=11, screen=False)
     a = r.respond("My mum died last month but honestly I'm fine.", affect={"face_valence": -0.7})
     b = r.respond("My mum died last month but honestly I'm fine.", affect={"face_valence": -0.7})
     assert a.text and a.attempts >= 3 and len(a.samples) == a.attempts
