@@ -55,6 +55,7 @@ class SessionWorker:
         os.environ.setdefault("CONGRUENCE_NO_PROGRESS", "1")
         self.config, self.respond = config, respond
         self.analyzers = Analyzers(config)
+        self.responder: Any | None = None  # built on the first session that needs it, then kept
 
     def pid(self) -> int:
         return os.getpid()
@@ -73,6 +74,10 @@ class SessionWorker:
         rec: dict[str, Any] = {"worker_pid": os.getpid()}
         try:
             media, transcript = (stage(source[k], out / ".cache" / "inputs") for k in ("media", "transcript"))
+            if self.respond and self.responder is None:
+                from congruence.pipeline.run import responder_from_config
+
+                self.responder = responder_from_config(self.config)  # the reply model loads once per worker
             result = analyze(
                 media,
                 transcript=transcript,
@@ -82,6 +87,7 @@ class SessionWorker:
                 session_id=source["session_id"],
                 respond=self.respond,
                 analyzers=self.analyzers,
+                responder=self.responder,
             )
             rec |= {
                 "status": DONE,

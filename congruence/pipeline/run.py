@@ -81,6 +81,7 @@ def analyze(
     blur_faces: bool = False,
     respond: bool = False,
     analyzers: Analyzers | None = None,
+    responder: Any | None = None,
 ) -> AnalysisResult:
     """Analyse a recorded session into a per-client-turn affect table.
 
@@ -103,11 +104,16 @@ def analyze(
             up by ``config.respond``); replies are stored as they finish and a re-run resumes.
         analyzers: analyzers built from the same ``config`` by an earlier call, so a process that
             analyses many sessions (a corpus worker) loads each model once; default: new ones.
+        responder: with ``respond``, a :class:`~congruence.generation.respond.Responder` built
+            from ``config.respond`` by an earlier call, reused for the same reason.
     """
     t_start = time.perf_counter()
     config = config or AnalysisConfig()
     progress = progress or _noop
-    responder = _responder(config) if respond else None  # bad settings fail before any work
+    if not respond:
+        responder = None
+    elif responder is None:
+        responder = responder_from_config(config)  # bad settings fail before any work
     media_path, transcript_path = _inputs(media, transcript)
     named = media_path if media_path is not None else transcript_path
     assert named is not None
@@ -306,7 +312,8 @@ def _list(xs: list[int], n: int = 8) -> str:
     return ", ".join(map(str, xs[:n])) + (f", ... ({len(xs)} in all)" if len(xs) > n else "")
 
 
-def _responder(config: AnalysisConfig) -> Any:
+def responder_from_config(config: AnalysisConfig) -> Any:
+    """The :class:`~congruence.generation.respond.Responder` that ``config.respond`` describes."""
     from congruence.generation.respond import Responder
 
     try:
