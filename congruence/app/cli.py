@@ -52,9 +52,16 @@ def _print(obj: Any) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add ``serve`` and the ``annotations`` group to the ``congruence`` command line."""
-    from congruence.cli import user_errors
+    from congruence.cli import examples, user_errors
 
-    @app.command()
+    @app.command(
+        epilog=examples(
+            "congruence annotations add-user alice --role admin && congruence serve",
+            "congruence serve --data-dir study/ --port 8080 --model-estimates on_request",
+            "congruence serve --database-url postgresql://app@127.0.0.1/congruence --host 0.0.0.0 "
+            "--cookie-secure",
+        )
+    )
     @user_errors
     def serve(
         data_dir: DataDir = None,
@@ -128,7 +135,13 @@ def register(app: typer.Typer) -> None:
     )
     app.add_typer(ann, name="annotations")
 
-    @ann.command("add-user")
+    @ann.command(
+        "add-user",
+        epilog=examples(
+            "congruence annotations add-user alice --role admin",
+            "PW=secret congruence annotations add-user bob --role expert --password-env PW",
+        ),
+    )
     @user_errors
     def add_user(
         username: Annotated[str, typer.Argument(help="Login name.")],
@@ -161,7 +174,13 @@ def register(app: typer.Typer) -> None:
             store.create_user(s, username, password, role, config=config, password_hash=hashed)
         typer.echo(f"Created {role} '{username}'.")
 
-    @ann.command("import-session")
+    @ann.command(
+        "import-session",
+        epilog=examples(
+            "congruence annotations import-session results/",
+            "congruence annotations import-session congruence-demo/ --session-id demo-1",
+        ),
+    )
     @user_errors
     def import_session(
         folder: Annotated[
@@ -190,7 +209,12 @@ def register(app: typer.Typer) -> None:
             for one in parsed:
                 _print(store.import_session(s, one))
 
-    @ann.command("import-responses")
+    @ann.command(
+        "import-responses",
+        epilog=examples(
+            "congruence annotations import-responses replies.jsonl --system full",
+        ),
+    )
     @user_errors
     def import_responses(
         path: Annotated[Path, typer.Argument(help="JSONL / CSV / Parquet of generated responses.")],
@@ -208,7 +232,13 @@ def register(app: typer.Typer) -> None:
         with db.write() as s:
             _print(store.import_responses(s, rows, source=path.name))
 
-    @ann.command("assign")
+    @ann.command(
+        "assign",
+        epilog=examples(
+            "congruence annotations assign --users ann1,ann2",
+            "congruence annotations assign --users exp1 --kind rate --mode split",
+        ),
+    )
     @user_errors
     def assign(
         users: Annotated[str, typer.Option(help="Comma-separated user names.")],
@@ -229,7 +259,13 @@ def register(app: typer.Typer) -> None:
         with db.write() as s:
             _print(store.assign(s, _split(users), session_ids=_split(sessions), kind=kind, mode=mode))
 
-    @ann.command("sample")
+    @ann.command(
+        "sample",
+        epilog=examples(
+            "congruence annotations sample --experts exp1,exp2",
+            "congruence annotations sample --experts exp1 --share 0.2 --seed 1",
+        ),
+    )
     @user_errors
     def sample(
         experts: Annotated[str, typer.Option(help="Comma-separated expert user names.")],
@@ -251,7 +287,13 @@ def register(app: typer.Typer) -> None:
                 )
             )
 
-    @ann.command("agreement")
+    @ann.command(
+        "agreement",
+        epilog=examples(
+            "congruence annotations agreement",
+            "congruence annotations agreement --sample-id 2 > agreement.json",
+        ),
+    )
     @user_errors
     def agreement(
         sample_id: Annotated[
@@ -267,7 +309,13 @@ def register(app: typer.Typer) -> None:
         with db.read() as s:
             _print(store.agreement_report(s, sample_id=sample_id))
 
-    @ann.command("export")
+    @ann.command(
+        "export",
+        epilog=examples(
+            "congruence annotations export annotations -o labels.csv",
+            "congruence annotations export ratings -o ratings.parquet",
+        ),
+    )
     @user_errors
     def export(
         what: Annotated[str, typer.Argument(help="annotations or ratings.")],

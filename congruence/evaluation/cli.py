@@ -29,9 +29,17 @@ def _options(pairs: list[str] | None) -> dict[str, Any]:
 
 def register(app: typer.Typer) -> None:
     """Add the ``evaluate`` and ``compare`` commands to the main app."""
-    from congruence.cli import user_errors
+    from congruence.cli import examples, user_errors
 
-    @app.command("evaluate")
+    @app.command(
+        "evaluate",
+        epilog=examples(
+            "congruence evaluate replies.csv                  # writes replies-eval/scores.csv, summary.md",
+            "congruence evaluate replies.csv --no-bertscore --similarity lexical   # fast, no models",
+            "congruence evaluate replies.csv --judge openai --judge-opt base_url=http://127.0.0.1:8000/v1 "
+            "--judge-opt model=qwen2.5-7b",
+        ),
+    )
     @user_errors
     def evaluate(
         responses: Annotated[
@@ -170,7 +178,13 @@ def register(app: typer.Typer) -> None:
             typer.echo(to_markdown(agreement[["criterion", "n", "r", "rho", "tau"]]))
         typer.echo(f"Wrote {len(scores)} scored responses to {folder}")
 
-    @app.command("compare")
+    @app.command(
+        "compare",
+        epilog=examples(
+            "congruence compare full-eval/scores.csv base-eval/scores.csv --names full,base",
+            "congruence compare a.csv b.csv c.csv --metrics mirroring,congruence --test welch -o cmp/",
+        ),
+    )
     @user_errors
     def compare(
         tables: Annotated[

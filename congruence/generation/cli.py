@@ -120,9 +120,17 @@ def backend_options(
 def register(app: typer.Typer) -> None:
     """Add ``respond`` to the ``congruence`` command line."""
 
-    from congruence.cli import user_errors
+    from congruence.cli import examples, user_errors
 
-    @app.command()
+    @app.command(
+        epilog=examples(
+            'congruence respond "I\'m fine, really."',
+            'congruence respond "I\'m fine." --affect \'{"face_valence": -0.6}\' --strategy dissonance',
+            "congruence respond --table results/ --table-out results/replies.csv",
+            "congruence respond --table turns.parquet --backend openai --base-url http://127.0.0.1:8000/v1 "
+            "--model qwen2.5-7b",
+        )
+    )
     @user_errors
     def respond(
         utterance: Annotated[

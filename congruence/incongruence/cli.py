@@ -39,7 +39,7 @@ def _load(tables: list[Path], labels: Path | None, rater: str | None) -> Any:
 
 def register(app: typer.Typer) -> None:
     """Add ``detect`` (train / eval / predict) and ``disagreement`` to the main app."""
-    from congruence.cli import user_errors
+    from congruence.cli import examples, user_errors
 
     detect = typer.Typer(
         name="detect",
@@ -47,7 +47,13 @@ def register(app: typer.Typer) -> None:
         no_args_is_help=True,
     )
 
-    @detect.command("train")
+    @detect.command(
+        "train",
+        epilog=examples(
+            "congruence detect train results/*/turns.parquet --labels labels.csv -o detector.joblib",
+            "congruence detect train sessions/ -l labels.csv --model gated -o fusion.pt --report cv.md",
+        ),
+    )
     @user_errors
     def train(
         tables: Annotated[list[Path], typer.Argument(help="turns.parquet files or folders of them.")],
@@ -105,7 +111,13 @@ def register(app: typer.Typer) -> None:
         n, k = det.training_["n_labelled"], det.training_["n_sessions"]
         typer.echo(f"model: {out} ({n} labelled turns, {k} sessions)")
 
-    @detect.command("eval")
+    @detect.command(
+        "eval",
+        epilog=examples(
+            "congruence detect eval detector.joblib heldout/ --labels labels.csv",
+            "congruence detect eval fusion.pt heldout/ -l labels.csv -o eval.json",
+        ),
+    )
     @user_errors
     def evaluate_cmd(
         model_path: Annotated[Path, typer.Argument(help="A file written by detect train.")],
@@ -130,7 +142,10 @@ def register(app: typer.Typer) -> None:
         if out is not None:
             _write_eval(out, ev, md)
 
-    @detect.command("predict")
+    @detect.command(
+        "predict",
+        epilog=examples("congruence detect predict detector.joblib results/ -o predictions.csv"),
+    )
     @user_errors
     def predict_cmd(
         model_path: Annotated[Path, typer.Argument(help="A file written by detect train.")],
@@ -151,7 +166,13 @@ def register(app: typer.Typer) -> None:
 
     app.add_typer(detect, name="detect")
 
-    @app.command("disagreement")
+    @app.command(
+        "disagreement",
+        epilog=examples(
+            "congruence disagreement sessions/ --labels labels.csv -o mixed-signals/",
+            "congruence disagreement sessions/ -l labels.csv --fusion logreg --projection pca -o ms/",
+        ),
+    )
     @user_errors
     def disagreement_cmd(
         tables: Annotated[

@@ -219,6 +219,8 @@ def analyze(
         "turns": len(turns),
         "client_turns": n_total,
         "from_cache": n_cached,
+        # per modality: a run killed part-way has finished some modalities of a turn but not all
+        "from_cache_by_modality": {m: n_total - len(todo[m]) for m in modalities},
         "seconds": round(time.perf_counter() - t_start, 3),
         "media_seconds": round(source.duration, 3) if source.duration is not None else None,
         "roles_from": role_method,

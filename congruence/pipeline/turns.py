@@ -42,11 +42,12 @@ def turns_from_asr(
         ]
     else:
         audio = media_mod.AudioFile(audio_path).read_all()
-        progress("transcribing (ASR)", 0, 2)
+        progress("transcribing (ASR)", 0, 1)  # one bar per stage, each ending at its total (was "ASR 0/2")
         segments = transcribe(audio, model=config.asr_model)
-        progress("diarizing speakers", 1, 2)
+        progress("transcribing (ASR)", 1, 1)
+        progress("diarizing speakers", 0, 1)
         turns = Diarizer(num_speakers=n, max_speakers=most).diarize(audio, segments) if segments else []
-        progress("diarizing speakers", 2, 2)
+        progress("diarizing speakers", 1, 1)
         write_json(cache, [asdict(t) for t in turns])
     turns = merge_consecutive([t for t in turns if t.text.strip()], max_gap=config.merge_max_gap)
     if not turns:

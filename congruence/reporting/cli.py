@@ -38,6 +38,12 @@ def report(
 
 def register(app: typer.Typer) -> None:
     """Add the ``report`` command to ``app``."""
-    from congruence.cli import user_errors
+    from congruence.cli import examples, user_errors
 
-    app.command("report")(user_errors(report))
+    app.command(
+        "report",
+        epilog=examples(
+            "congruence report results/            # rewrites results/report.html",
+            "congruence report results/ --blur     # pixelated face thumbnails",
+        ),
+    )(user_errors(report))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -14,13 +14,46 @@ def _main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
+def _num(v: float | None) -> str:
+    return "-" if v is None or v != v else f"{v:.4f}"
+
+
+def loss_lines(res: Any) -> list[str]:
+    """The losses a training run reports, rounded, each saying whether it is weighted.
+
+    The training loss is the incongruence-weighted mean (weights w_i of the scheme); the held-out
+    loss is unweighted (w = 1), so the two are not on the same scale.
+
+    >>> from types import SimpleNamespace as NS
+    >>> r = NS(train_metrics={"train_loss": 2.718281828}, eval_loss_before=3.14159265, eval_loss_after=None,
+    ...        mean_weight=1.25)
+    >>> print("\\n".join(loss_lines(r)))
+    training loss (weighted by the incongruence scheme, mean weight 1.250): 2.7183
+    held-out loss (unweighted): 3.1416 -> -
+    """
+    lines = []
+    train_loss = (res.train_metrics or {}).get("train_loss")
+    if train_loss is not None:
+        mw = res.mean_weight
+        weight = f", mean weight {mw:.3f}" if mw == mw else ""
+        lines.append(f"training loss (weighted by the incongruence scheme{weight}): {_num(train_loss)}")
+    lines.append(f"held-out loss (unweighted): {_num(res.eval_loss_before)} -> {_num(res.eval_loss_after)}")
+    return lines
+
+
 def register(app: typer.Typer) -> None:
     """Add the training commands to the ``congruence`` app."""
-    from congruence.cli import err, out, user_errors
+    from congruence.cli import err, examples, out, user_errors
 
     dataset_app = typer.Typer(help="Build training datasets from analysed sessions.", no_args_is_help=True)
 
-    @dataset_app.command("build")
+    @dataset_app.command(
+        "build",
+        epilog=examples(
+            "congruence dataset build results/*/ -o dataset/",
+            "congruence dataset build sessions/*/ --eval-sessions s07,s12 -o dataset/",
+        ),
+    )
     @user_errors
     def build(
         sessions: Annotated[
@@ -50,7 +83,13 @@ def register(app: typer.Typer) -> None:
 
     app.add_typer(dataset_app, name="dataset")
 
-    @app.command("train")
+    @app.command(
+        "train",
+        epilog=examples(
+            "congruence train configs/training/embedded.toml",
+            "congruence train my-run.toml --no-resume     # start again from the base model",
+        ),
+    )
     @user_errors
     def train_cmd(
         config: Annotated[Path, typer.Argument(help="TOML training config (configs/training/*.toml).")],
@@ -64,7 +103,8 @@ def register(app: typer.Typer) -> None:
         res = train(cfg, resume=not no_resume)
         if not _main_process():
             return
-        out.print(f"held-out loss: {res.eval_loss_before} -> {res.eval_loss_after}")
+        for line in loss_lines(res):
+            out.print(line)
         out.print(
             f"{res.samples_per_second:.2f} training samples/s; context dropout on {res.dropout_share:.0%}"
         )
@@ -72,7 +112,13 @@ def register(app: typer.Typer) -> None:
         if cfg.model.kind == "embedded":
             err.print("[dim]The embedded model is a small default that runs anywhere, not a quality claim[/]")
 
-    @app.command("ablate")
+    @app.command(
+        "ablate",
+        epilog=examples(
+            "congruence ablate configs/training/embedded.toml -o ablation/",
+            "congruence ablate run.toml --conditions full,no_incongruence",
+        ),
+    )
     @user_errors
     def ablate_cmd(
         config: Annotated[Path, typer.Argument(help="TOML training config of the full method.")],
