@@ -323,3 +323,34 @@ def test_a_model_that_predicts_one_class_is_flagged_degenerate() -> None:
     assert not evaluate(["none"] * 3, ["none"] * 3).degenerate
     assert not evaluate(y, ["none", "none", "contradiction", "none"]).degenerate
     assert evaluate(y, ["none", "none", "contradiction", "none"]).degenerate_warning() == ""
+
+
+def test_macro_f1_counts_only_classes_present_in_labels_or_predictions() -> None:
+    # issue 13: perfect predictions on data without 'minimizing' gave accuracy 1.000, macro-F1 0.667
+    y = ["none", "contradiction", "none", "contradiction"]
+    ev = evaluate(y, list(y))
+    assert ev.accuracy == 1.0 and ev.macro_f1 == 1.0
+    assert ev.f1_labels == ("none", "contradiction")
+    md = ev.to_markdown()
+    assert "classes present in the labels or the predictions: none, contradiction (absent: minimizing)" in md
+    # a class only predicted still counts (its F1 is 0): macro over none, minimizing, contradiction
+    ev2 = evaluate(["none", "none", "contradiction"], ["none", "minimizing", "contradiction"])
+    assert ev2.f1_labels == ("none", "minimizing", "contradiction")
+    assert ev2.macro_f1 == pytest.approx(np.mean([2 / 3, 0.0, 1.0]))
+    assert ev2.to_dict()["macro_f1_labels"] == ["none", "minimizing", "contradiction"]
+
+
+def test_detect_train_without_labels_says_one_thing(tmp_path) -> None:
+    # issue 13: a cross-validation note and then "No turn has a human incongruence label"
+    from typer.testing import CliRunner
+
+    from congruence.cli import app
+
+    t = synthetic_turns(n_sessions=2, turns=6).assign(ann_incongruence=None)
+    t.to_parquet(tmp_path / "turns.parquet")
+    args = ["detect", "train", str(tmp_path / "turns.parquet"), "-o", str(tmp_path / "m.joblib")]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 2
+    assert "No turn has a human incongruence label" in r.output and "--labels" in r.output
+    assert "labelled session" not in r.output and "cross-validat" not in r.output
+    assert not (tmp_path / "m.joblib").exists()

@@ -97,6 +97,13 @@ def register(app: typer.Typer) -> None:
             text_embedding=embedding,
             egemaps=egemaps,
         )
+        if "ann_incongruence" not in table or not table["ann_incongruence"].notna().any():
+            # one message, before the CV step (it used to print a CV note, then this error)
+            raise CongruenceError(
+                "No turn has a human incongruence label, so there is nothing to train on.",
+                "Pass a labels file (--labels labels.csv: session_id, turn_index, incongruence) or "
+                "annotate turns in the app (congruence serve) and export them.",
+            )
         cv, why_not = cv_estimate(make, table, n_splits=folds, seed=seed)
         if cv is None:
             typer.secho(f"Note: {why_not}.", fg="yellow", err=True)

@@ -83,6 +83,8 @@ class Evaluation:
     confusion: pd.DataFrame  # rows: human label, columns: predicted label
     per_class: pd.DataFrame  # precision, recall, f1, support per label
     binary: dict[str, float] = field(default_factory=dict)  # accuracy / f1 / kappa of incongruent-vs-none
+    # the classes macro-F1 averages over: those present in the labels or the predictions
+    f1_labels: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -90,6 +92,7 @@ class Evaluation:
             "n_unscored": self.n_unscored,
             "accuracy": self.accuracy,
             "macro_f1": self.macro_f1,
+            "macro_f1_labels": list(self.f1_labels or self.labels),
             "kappa": self.kappa,
             "labels": list(self.labels),
             "confusion": self.confusion.to_numpy().tolist(),
@@ -135,6 +138,14 @@ class Evaluation:
             "|---:|---:|---:|",
             f"| {self.accuracy:.3f} | {self.macro_f1:.3f} | {_fmt(self.kappa)} |",
             "",
+            "macro-F1 averages over the classes present in the labels or the predictions: "
+            + ", ".join(self.f1_labels or self.labels)
+            + (
+                f" (absent: {', '.join(c for c in self.labels if c not in self.f1_labels)})."
+                if self.f1_labels and len(self.f1_labels) < len(self.labels)
+                else "."
+            ),
+            "",
             "Confusion matrix (rows: human / expected label, columns: predicted):",
             "",
             confusion_markdown(self.confusion),
@@ -167,7 +178,11 @@ def confusion_markdown(cm: pd.DataFrame) -> str:
 def evaluate(
     y_true: Sequence[object], y_pred: Sequence[object], *, labels: Sequence[str] = LABELS
 ) -> Evaluation:
-    """Accuracy, macro-F1 (over ``labels``), Cohen's kappa (Cohen, 1960) and the confusion matrix.
+    """Accuracy, macro-F1, Cohen's kappa (Cohen, 1960) and the confusion matrix.
+
+    Macro-F1 is the unweighted mean of the per-class F1 over the classes of ``labels`` that occur
+    in the labels or the predictions: a class absent from both has no defined F1 (0/0), and counting
+    it as 0 would report e.g. macro-F1 0.667 for perfect predictions (issue 13).
 
     ``kappa = (p_o - p_e) / (1 - p_e)`` with ``p_o`` the observed agreement and ``p_e`` the
     agreement expected from the marginals (:func:`congruence.evaluation.stats.cohens_kappa`; NaN
@@ -200,6 +215,7 @@ def evaluate(
     unknown = sorted((set(yt) | set(yp)) - set(labels))
     if unknown:
         raise CongruenceError(f"Labels {unknown} are not among {list(labels)}.", "Use E-THER's labels.")
+    present = [c for c in labels if c in set(yt) | set(yp)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # undefined precision/kappa on degenerate data -> 0 / NaN
         kappa = cohens_kappa(yt, yp, labels=list(labels)).kappa
@@ -208,7 +224,8 @@ def evaluate(
             n=len(yt),
             n_unscored=n_unscored,
             accuracy=float(accuracy_score(yt, yp)),
-            macro_f1=float(f1_score(yt, yp, labels=list(labels), average="macro", zero_division=0)),
+            macro_f1=float(f1_score(yt, yp, labels=present, average="macro", zero_division=0)),
+            f1_labels=tuple(present),
             kappa=kappa,
             labels=labels,
             confusion=pd.DataFrame(
