@@ -80,10 +80,10 @@ def test_verbose_undoes_exactly_what_silence_set(monkeypatch):
     monkeypatch.setenv("GLOG_minloglevel", "0")  # the user's own choice is kept either way
     before = list(warnings.filters)
     quiet.silence()
-    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3" and os.environ["GLOG_minloglevel"] == "0"
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3" and os.environ["GLOG_minloglevel"] == "0"  # noqa: SIM112 (glog spells it so)
     assert len(warnings.filters) > len(before)
     quiet.set_level("verbose")
-    assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ and os.environ["GLOG_minloglevel"] == "0"
+    assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ and os.environ["GLOG_minloglevel"] == "0"  # noqa: SIM112
     assert warnings.filters == before
     quiet.silence()  # the rest of the session as the CLI leaves it
 
