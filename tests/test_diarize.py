@@ -7,6 +7,8 @@ import itertools
 import numpy as np
 import pytest
 import soundfile as sf
+from hypothesis import given
+from hypothesis import strategies as st
 
 from congruence.errors import CongruenceError
 from congruence.ingest.asr import transcribe, words_of
@@ -255,3 +257,25 @@ def test_diarizer_rejects_bad_settings():
         Diarizer(num_speakers=0)
     with pytest.raises(CongruenceError):
         Diarizer(window_s=1.0, hop_s=2.0)
+
+
+def test_asr_words_join_without_a_space_inside_hyphenated_words_and_contractions():
+    # issue 13: "cold -hearted" (Whisper gives "cold" + "-hearted", word text stripped)
+    pieces = ["I", "feel", "cold", "-hearted,", "and", "I", "don", "'t", "know", "why", "."]
+    words = [Word(text=w, start=i, end=i + 0.5) for i, w in enumerate(pieces)]
+    turns = merge_words(words, [0] * len(words))
+    assert turns[0].text == "I feel cold-hearted, and I don't know why."
+
+
+
+
+
+
+@given(st.lists(st.text(alphabet="abcdefghijklmnopqrstuvwxyzABC", min_size=1, max_size=8), min_size=1))
+def test_plain_words_join_with_single_spaces(pieces):
+    from congruence.ingest.diarize import join_word
+
+    text = ""
+    for p in pieces:
+        text = join_word(text, p)
+    assert text == " ".join(pieces)

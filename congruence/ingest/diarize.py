@@ -140,6 +140,31 @@ def label_words(words: Sequence[Word], windows: Sequence[SpeakerWindow]) -> list
     return out
 
 
+_ATTACH_LEFT = re.compile(r"^(-\w|'\w|n't\b|[.,!?;:%)\]}…])")  # "-hearted", "'s", "n't", punctuation
+
+
+def join_word(text: str, word: str) -> str:
+    """Append an ASR word to ``text``: a space, except inside hyphenated words and contractions.
+
+    Whisper splits "cold-hearted" into "cold" and "-hearted" and "don't" into "don" and "'t"; their
+    word timestamps come stripped of the leading space that marked a new word, so the rule is
+    orthographic: no space before a piece starting with a hyphen or apostrophe followed by a letter,
+    "n't" or closing punctuation, and none after a piece ending in a hyphen or opening bracket.
+
+    >>> join_word("cold", "-hearted"), join_word("don", "'t"), join_word("well", "then")
+    ('cold-hearted', "don't", 'well then')
+    >>> join_word("self-", "aware"), join_word("it", "- I")
+    ('self-aware', 'it - I')
+    """
+    if not text:
+        return word
+    if not word:
+        return text
+    if _ATTACH_LEFT.match(word) or (text.endswith(("-", "(", "[", "{")) and not text.endswith(" -")):
+        return text + word
+    return f"{text} {word}"
+
+
 def merge_words(words: Sequence[Word], labels: Sequence[int]) -> list[Turn]:
     """Turns from labelled words: consecutive words of one speaker form one turn (``"S<label+1>"``)."""
     turns: list[Turn] = []
@@ -149,7 +174,7 @@ def merge_words(words: Sequence[Word], labels: Sequence[int]) -> list[Turn]:
             t = turns[-1]
             t.words.append(word)
             t.end = word.end
-            t.text = f"{t.text} {word.text}"
+            t.text = join_word(t.text, word.text)
         else:
             turns.append(
                 Turn(
