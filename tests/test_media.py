@@ -52,10 +52,18 @@ def test_video_without_audio_is_probed_as_such(tmp_path: Path) -> None:
 
 
 def test_unreadable_empty_and_missing_files(tmp_path: Path) -> None:
-    (tmp_path / "notes.mp4").write_text("this is not a video")
+    # issue 13: a text file renamed .mp4 is said to be text, not sent to a re-muxing tool
+    (tmp_path / "notes.mp4").write_text("Speaker,Start,End,Utterance\nClient,0,1,I'm fine, really.\n")
     with pytest.raises(MediaError) as info:
         probe(tmp_path / "notes.mp4")
-    assert "Cannot read notes.mp4" in info.value.problem and info.value.fix
+    assert info.value.problem == "notes.mp4 is not a media file: it holds text."
+    assert "ffmpeg" not in info.value.fix and "--transcript" in info.value.fix
+    # binary garbage that is neither media nor a known format keeps the generic message
+    (tmp_path / "noise.mp4").write_bytes(bytes(range(256)) * 64)
+    with pytest.raises(MediaError) as info:
+        probe(tmp_path / "noise.mp4")
+    assert "Cannot read noise.mp4 as audio or video" in info.value.problem
+    assert "not need it" in info.value.fix  # ffmpeg only as an optional outside tool
     (tmp_path / "empty.wav").write_bytes(b"")
     with pytest.raises(MediaError, match="empty"):
         probe(tmp_path / "empty.wav")

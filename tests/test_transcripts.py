@@ -168,3 +168,13 @@ def test_every_format_round_trips_the_same_turns(data) -> None:
             g[1] == pytest.approx(x[1], abs=1e-3) and g[2] == pytest.approx(x[2], abs=1e-3)
             for g, x in zip(got, expected, strict=True)
         )
+
+
+def test_negative_time_is_called_negative_not_unreadable() -> None:
+    # issue 13: "-1.0" was reported as "cannot read start time"
+    with pytest.raises(TranscriptError) as info:
+        parse_table("Speaker,Start,End,Utterance\nClient,-1.0,2,Hello\n")
+    assert info.value.problem == "Row 1 of the transcript table: the start time '-1.0' is negative."
+    assert "0 or more seconds" in info.value.fix
+    with pytest.raises(TranscriptError, match="cannot read end time 'soon'"):
+        parse_table("Speaker,Start,End,Utterance\nClient,1.0,soon,Hello\n")

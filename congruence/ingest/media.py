@@ -56,6 +56,34 @@ class MediaInfo:
     fps: float | None = None
 
 
+def sniff_kind(path: Path, n: int = 4096) -> str | None:
+    """What a file that FFmpeg cannot open holds instead, when its first bytes say so (else None).
+
+    Text (UTF-8 or UTF-16 with a BOM, no NUL bytes) and a few common non-media signatures
+    (PDF, ZIP, PNG, JPEG) are recognised.
+    """
+    with path.open("rb") as fh:
+        head = fh.read(n)
+    for magic, kind in (
+        (b"%PDF", "a PDF document"),
+        (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
+        (b"\x89PNG", "a PNG image"),
+        (b"\xff\xd8\xff", "a JPEG image"),
+    ):
+        if head.startswith(magic):
+            return kind
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "text"
+    if b"\x00" in head:
+        return None
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the end of the sample
+            return None
+    return "text"
+
+
 def _open(path: str | os.PathLike[str]):
     import av
 
@@ -67,10 +95,18 @@ def _open(path: str | os.PathLike[str]):
     try:
         return av.open(str(p))
     except Exception as exc:  # PyAV raises several FFmpeg error classes
+        kind = sniff_kind(p)
+        if kind is not None:  # e.g. a transcript renamed .mp4: no re-muxing will help
+            raise MediaError(
+                f"{p.name} is not a media file: it holds {kind}.",
+                "Pass the recording itself (mp4, mkv, webm, mov, wav, flac, mp3, m4a); "
+                "a transcript goes to --transcript.",
+            ) from exc
         raise MediaError(
             f"Cannot read {p.name} as audio or video ({type(exc).__name__}: {exc}).",
-            "Check that the file is a complete mp4/mkv/webm/mov or wav/flac/mp3/m4a; "
-            "a truncated download can be repaired with `ffmpeg -i in -c copy out.mp4`.",
+            "Check that the file is a complete mp4/mkv/webm/mov or wav/flac/mp3/m4a; a truncated "
+            "download can often be re-muxed by a video tool (e.g. `ffmpeg -i in -c copy out.mp4`, "
+            "if the ffmpeg program is installed: congruence itself does not need it).",
         ) from exc
 
 

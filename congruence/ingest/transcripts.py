@@ -32,8 +32,10 @@ def parse_time(value: str | float | int) -> float:
     (77.0, 62.5, 3.25, 4.0)
     """
     if isinstance(value, int | float):
-        if value != value or value < 0:  # NaN or negative
+        if value != value:
             raise ValueError(f"invalid time {value!r}")
+        if value < 0:  # its own message: "cannot read -1.0" misled users (issue 13)
+            raise ValueError(f"negative time {value!r}")
         return float(value)
     s = str(value).strip()
     m = _TIME.match(s)
@@ -42,8 +44,10 @@ def parse_time(value: str | float | int) -> float:
         total = int(h or 0) * 3600 + int(mnt) * 60 + float(sec.replace(",", "."))
     else:
         total = float(s.replace(",", "."))
-    if total < 0 or total != total:
+    if total != total:
         raise ValueError(f"invalid time {value!r}")
+    if total < 0:
+        raise ValueError(f"negative time {value!r}")
     return total
 
 
@@ -180,6 +184,12 @@ def _records_to_turns(records: list[dict], cols: dict[str, str], where: str) -> 
             try:
                 times.append(parse_time(raw))
             except ValueError as exc:
+                if str(exc).startswith("negative"):
+                    raise TranscriptError(
+                        f"Row {n} of {where}: the {key} time {raw!r} is negative.",
+                        "Times count from the start of the recording: write 0 or more seconds "
+                        "(12.5) or HH:MM:SS(.mmm).",
+                    ) from exc
                 raise TranscriptError(
                     f"Row {n} of {where}: cannot read {key} time {raw!r}.",
                     "Write times as seconds (12.5) or HH:MM:SS(.mmm).",
