@@ -140,6 +140,14 @@ err = Console(stderr=True)
 out = Console()
 
 
+def _print_error(exc: CongruenceError) -> None:
+    # escaped: messages name config sections like [respond], which rich would eat as markup;
+    # soft-wrapped: no newlines inside paths and commands that people copy
+    err.print(f"[bold red]Error:[/] {escape(exc.problem)}", soft_wrap=True)
+    if exc.fix:
+        err.print(f"[bold]Fix:[/] {escape(exc.fix)}", soft_wrap=True)
+
+
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Print a :class:`CongruenceError` as problem + fix (no traceback) and exit with status 2."""
 
@@ -148,11 +156,15 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except CongruenceError as exc:
-            # escaped: messages name config sections like [respond], which rich would eat as markup;
-            # soft-wrapped: no newlines inside paths and commands that people copy
-            err.print(f"[bold red]Error:[/] {escape(exc.problem)}", soft_wrap=True)
-            if exc.fix:
-                err.print(f"[bold]Fix:[/] {escape(exc.fix)}", soft_wrap=True)
+            _print_error(exc)
+            raise typer.Exit(2) from None
+        except ModuleNotFoundError as exc:  # an optional stage not installed: name its extra
+            from congruence.extras import missing_dependency
+
+            user = missing_dependency(exc)
+            if user is None:
+                raise
+            _print_error(user)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err.print("[yellow]Interrupted.[/] Finished turns are saved; run the same command to resume.")
