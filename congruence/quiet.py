@@ -81,10 +81,12 @@ def silence() -> None:
             _set_by_us.add(key)
     for name in LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
-    if not _our_filters:
-        for category, message, module in WARNINGS:
-            warnings.filterwarnings("ignore", message=message, category=category, module=module)
-            _our_filters.append(warnings.filters[0])
+    # idempotent, and robust to callers (pytest) that reset warnings.filters in between
+    warnings.filters[:] = [f for f in warnings.filters if not any(f is o for o in _our_filters)]
+    _our_filters.clear()
+    for category, message, module in WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=category, module=module)
+        _our_filters.append(warnings.filters[0])
     _state["level"] = "normal"
 
 
