@@ -42,7 +42,7 @@ def _cell(text: str) -> str:
 
 
 def _common_prefix(names: list[str]) -> str:
-    return os.path.commonprefix(names)
+    return os.path.commonprefix(names)  # noqa: RUF071 (a character prefix is what is shown)
 
 
 def tables(provenance: Mapping[str, object]) -> str:
