@@ -98,7 +98,7 @@ def test_whole_table_with_resume(app, server, tmp_path):
             "--base-url", server.base_url, "--model", "echo"]  # fmt: skip
     res = run(app, *args)
     assert res.exit_code == 0, res.output
-    assert "3 client turn(s): 2 replied, 1 with the safe message (crisis language)" in res.stdout
+    assert "3 client turn(s) answered; 1 answered with the safe message." in res.stdout
     assert server.calls("echo") == 6  # 3 samples x 2 turns; the crisis turn never reaches the model
     out = pd.read_parquet(tmp_path / "out.parquet")
     assert out["response_status"].tolist() == ["generated", "generated", "safe_message"]
