@@ -327,7 +327,7 @@ def analyze(
         bool,
         typer.Option(
             "--respond",
-            help="Add a person-centred reply per client turn (embedded SmolLM2 by default; "
+            help="Add a person-centred reply per client turn (the embedded Qwen2.5 model by default; "
             "[respond] in --config chooses strategy and backend).",
         ),
     ] = False,

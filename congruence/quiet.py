@@ -25,7 +25,7 @@ import logging
 import os
 import sys
 import warnings
-from typing import Literal
+from typing import Any, Literal
 
 Level = Literal["quiet", "normal", "verbose"]
 
@@ -70,7 +70,7 @@ WARNINGS: tuple[tuple[type[Warning], str, str], ...] = (
 
 _set_by_us: set[str] = set()
 _our_filters: list[object] = []
-_state: dict[str, object] = {"level": "normal", "redirected": None}
+_state: dict[str, Any] = {"level": "normal", "redirected": None}  # redirected: (saved fd, stream)
 
 
 def silence() -> None:
@@ -82,12 +82,17 @@ def silence() -> None:
     for name in LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
     # idempotent, and robust to callers (pytest) that reset warnings.filters in between
-    warnings.filters[:] = [f for f in warnings.filters if not any(f is o for o in _our_filters)]
-    _our_filters.clear()
+    _drop_our_filters()
     for category, message, module in WARNINGS:
         warnings.filterwarnings("ignore", message=message, category=category, module=module)
         _our_filters.append(warnings.filters[0])
     _state["level"] = "normal"
+
+
+def _drop_our_filters() -> None:
+    kept = [f for f in warnings.filters if not any(f is o for o in _our_filters)]
+    warnings.filters[:] = kept  # type: ignore[index]  # a list at run time (typeshed says Sequence)
+    _our_filters.clear()
 
 
 def unsilence() -> None:
@@ -97,9 +102,8 @@ def unsilence() -> None:
         _set_by_us.discard(key)
     for name in LOGGERS:
         logging.getLogger(name).setLevel(logging.NOTSET)
-    warnings.filters[:] = [f for f in warnings.filters if not any(f is o for o in _our_filters)]
+    _drop_our_filters()
     warnings._filters_mutated()  # type: ignore[attr-defined]  # drop the per-module "already warned" caches
-    _our_filters.clear()
     restore_native_stderr()
 
 
@@ -136,7 +140,7 @@ def restore_native_stderr() -> None:
     saved = _state["redirected"]
     if saved is None:
         return
-    fd, original = saved  # type: ignore[misc]
+    fd, original = saved
     sys.stderr.flush()
     os.dup2(fd, 2)
     sys.stderr = original
@@ -162,7 +166,8 @@ def set_level(level: Level, *, native: bool = False) -> None:
 
 def level() -> Level:
     """The verbosity level in effect (``normal`` unless :func:`set_level` chose another)."""
-    return _state["level"]  # type: ignore[return-value]
+    current: Level = _state["level"]
+    return current
 
 
 def level_from_argv(argv: list[str]) -> Level:
