@@ -68,7 +68,7 @@ WARNINGS: tuple[tuple[type[Warning], str, str], ...] = (
     (DeprecationWarning, "", r"(transformers|huggingface_hub|google\.protobuf|mediapipe|ray)(\.|$)"),
 )
 
-_set_by_us: set[str] = set()
+_set_by_us: dict[str, str] = {}  # variable -> the value we set
 _our_filters: list[object] = []
 _state: dict[str, Any] = {"level": "normal", "redirected": None}  # redirected: (saved fd, stream)
 
@@ -78,7 +78,7 @@ def silence() -> None:
     for key, value in ENV.items():
         if key not in os.environ:
             os.environ[key] = value
-            _set_by_us.add(key)
+            _set_by_us[key] = value
     for name in LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
     # idempotent, and robust to callers (pytest) that reset warnings.filters in between
@@ -97,9 +97,10 @@ def _drop_our_filters() -> None:
 
 def unsilence() -> None:
     """Undo :func:`silence`: our environment variables, the loggers' levels and our warning filters."""
-    for key in list(_set_by_us):
-        os.environ.pop(key, None)
-        _set_by_us.discard(key)
+    for key, value in list(_set_by_us.items()):
+        if os.environ.get(key) == value:  # not if someone has set it since
+            del os.environ[key]
+        del _set_by_us[key]
     for name in LOGGERS:
         logging.getLogger(name).setLevel(logging.NOTSET)
     _drop_our_filters()
