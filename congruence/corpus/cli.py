@@ -40,12 +40,12 @@ def analyze(
     retry_failed: Annotated[
         bool, typer.Option("--retry-failed", help="Run the sessions that failed before again.")
     ] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Ray's own log lines.")] = False,
 ) -> None:
     """Analyse a corpus of sessions on Ray: OUT/sessions/<id>/ per session, OUT/turns/ (Parquet)."""
     from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from congruence import quiet
     from congruence.cli import err
     from congruence.config import AnalysisConfig
     from congruence.corpus.run import analyze_corpus
@@ -91,7 +91,7 @@ def analyze(
                 config=cfg,
                 respond=respond,
                 retry_failed=retry_failed,
-                verbose=verbose,
+                verbose=quiet.level() == "verbose",  # congruence -v (or corpus analyze ... -v): Ray's logs
                 on_event=event,
             )
         except KeyboardInterrupt:
@@ -113,8 +113,15 @@ def analyze(
 
 def register(app: typer.Typer) -> None:
     """Add the ``corpus`` group to ``app``."""
-    from congruence.cli import user_errors
+    from congruence.cli import examples, user_errors
 
     corpus = typer.Typer(help="Many sessions at once, on Ray (a laptop or a cluster).", no_args_is_help=True)
-    corpus.command("analyze")(user_errors(analyze))
+    corpus.command(
+        "analyze",
+        epilog=examples(
+            "congruence corpus analyze recordings/ -o corpus/          # local Ray, one worker per core",
+            "congruence corpus analyze manifest.csv -o corpus/ --address auto   # a running cluster",
+            "congruence corpus analyze recordings/ -o corpus/ --retry-failed -v  # with Ray's own logs",
+        ),
+    )(user_errors(analyze))
     app.add_typer(corpus, name="corpus")
