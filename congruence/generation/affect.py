@@ -4,7 +4,7 @@
 put in the turn table: the words' valence / arousal, the face's expression, valence / arousal,
 and the E-THER text-face incongruence type. :func:`affect_for` runs the registered text and face
 analyzers on the one utterance / image and types the pair with
-:func:`congruence.incongruence.scores.incongruence_type` (the same rules as the session table).
+:func:`congruence.incongruence.pairs.text_face_type` (the same rules and neutral points as the session table).
 The face estimates are those of the configured face analyzer, with its provenance (the embedded
 default derives valence / arousal from the expression distribution: a proxy).
 """
@@ -40,7 +40,7 @@ def affect_for(
     their ``*_status``) and ``text_face_type`` (``none`` / ``minimizing`` / ``contradiction``, or
     ``None`` when a side is missing).
     """
-    from congruence.incongruence.scores import incongruence_type
+    from congruence.incongruence.pairs import text_face_type
     from congruence.ingest.media import Frame
     from congruence.registry import create
 
@@ -75,8 +75,9 @@ def affect_for(
             float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) else None
         )
 
-    t = incongruence_type(num("face_valence"), num("face_arousal"), num("text_valence"), num("text_arousal"))
-    out["text_face_type"] = None if t is None else str(t)
+    out["text_face_type"] = text_face_type(
+        num("face_valence"), num("face_arousal"), num("text_valence"), num("text_arousal")
+    )
     return out
 
 

@@ -6,7 +6,10 @@ returns the score, the dissonance indicator and the type per row. ``None`` cells
 
 Every column is a function of its own row only: the score uses the fixed mismatch scale
 :data:`~congruence.incongruence.scores.TAU_FIXED` (not E-THER's batch median, which the paper uses
-for training weights), so a turn scores the same whatever other turns the table holds.
+for training weights), so a turn scores the same whatever other turns the table holds. Before any
+comparison each modality's valence / arousal is measured from its own neutral point
+(:func:`~congruence.incongruence.scores.referenced`, :data:`TEXT_NEUTRAL`, :data:`FACE_NEUTRAL`,
+:data:`VOICE_NEUTRAL`): fixed constants, so this keeps every row independent of the others.
 """
 
 from __future__ import annotations
@@ -22,9 +25,31 @@ from congruence.incongruence.scores import (
     TAU_FIXED,
     dissonance,
     ether_score,
+    incongruence_type,
     incongruence_types,
+    referenced,
 )
 from congruence.perception.text.mapping import FER_CLASSES
+
+
+#: Neutral point (valence, arousal) of the default text analyzer: what it gives to affect-free
+#: language. Arousal: the median ``text_arousal`` of the 5,498 CrowdFlower tweets (tune half) that a
+#: crowd panel labelled *neutral* is -0.212; the Warriner (2013) lemmas rated neutral in valence
+#: (4.5-5.5 of 9) have a mean arousal norm of -0.267 and read -0.255 through the analyzer - both
+#: references agree that neutral words sit near -0.2 on this scale (Warriner's calm middle), so the
+#: sentence median is used, rounded. Valence: the two references disagree (+0.16 on the tweets,
+#: -0.03 on the words) and the ensemble's valence is already centred by construction (VADER is 0 on
+#: affect-free text, the regressor is offset on such tweets), so 0. Reproduce:
+#: ``scripts/derive_neutral_points.py``; docs/incongruence.md#neutral-points.
+TEXT_NEUTRAL: tuple[float, float] = (0.0, -0.21)
+#: The face proxy places the FER "neutral" class at the circumplex origin (face/va.py CIRCUMPLEX), so
+#: a neutral expression distribution gives (0, 0); plug-in regressors trained on AffectNet-style
+#: labels also code neutral as 0. No neutral-face photo ships here to measure the classifiers' own
+#: lean on neutral faces.
+FACE_NEUTRAL: tuple[float, float] = (0.0, 0.0)
+#: The voice arousal proxy is speaker-normalised (voice/arousal.py): 0 is the speaker's own mean
+#: turn; SER plug-ins code neutral as 0.
+VOICE_NEUTRAL: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -33,27 +58,32 @@ class ModalityColumns:
 
     ``categories`` are the 7 FER-2013 class columns in :data:`FER_CLASSES` order (the shared
     space of the E-THER cosine term), or ``None`` when the modality has no such distribution.
+    ``neutral`` is the (valence, arousal) the modality's estimator gives to affect-free input; pair
+    columns compare values measured from it (:func:`~congruence.incongruence.scores.referenced`).
     """
 
     valence: str
     arousal: str
     categories: tuple[str, ...] | None = None
+    neutral: tuple[float, float] = (0.0, 0.0)
 
     @classmethod
-    def with_prefix(cls, prefix: str, *, categories: str | None = None) -> ModalityColumns:
+    def with_prefix(
+        cls, prefix: str, *, categories: str | None = None, neutral: tuple[float, float] = (0.0, 0.0)
+    ) -> ModalityColumns:
         """``<prefix>_valence``, ``<prefix>_arousal`` and, if given, ``<categories><class>`` columns.
 
         >>> ModalityColumns.with_prefix("text", categories="text_cat_").categories[0]
         'text_cat_angry'
         """
         cats = tuple(f"{categories}{c}" for c in FER_CLASSES) if categories else None
-        return cls(f"{prefix}_valence", f"{prefix}_arousal", cats)
+        return cls(f"{prefix}_valence", f"{prefix}_arousal", cats, neutral)
 
 
 # Column names of the three analyzers; the face's ``face_expr_*`` follow the same FER class order.
-TEXT = ModalityColumns.with_prefix("text", categories="text_cat_")
-FACE = ModalityColumns.with_prefix("face", categories="face_expr_")
-VOICE = ModalityColumns.with_prefix("voice")  # no FER distribution: use lam=0 for face-voice / text-voice
+TEXT = ModalityColumns.with_prefix("text", categories="text_cat_", neutral=TEXT_NEUTRAL)
+FACE = ModalityColumns.with_prefix("face", categories="face_expr_", neutral=FACE_NEUTRAL)
+VOICE = ModalityColumns.with_prefix("voice", neutral=VOICE_NEUTRAL)  # no FER distribution: use lam=0 for face-voice / text-voice
 
 
 def _num(table: pd.DataFrame, cols: list[str] | tuple[str, ...]) -> np.ndarray:
@@ -78,13 +108,14 @@ def pair_scores(
     """Columns ``<name>_score`` (E-THER), ``<name>_dissonance`` and ``<name>_type`` for each row.
 
     ``vision`` plays the face's role and ``verbal`` the words' role in the typed label (for a
-    face-voice pair pass ``either_direction=True``). ``tau_e`` is the fixed mismatch scale
+    face-voice pair pass ``either_direction=True``). Valence and arousal are measured from each
+    side's ``neutral`` point before the score, the indicator and the type. ``tau_e`` is the fixed mismatch scale
     (default :data:`~congruence.incongruence.scores.TAU_FIXED`). Without categories on both
     sides the score is ``NaN`` when ``lam > 0``; pass ``lam=0`` for the VA-only score. Index
     follows ``table``.
     """
-    e_v = _num(table, [vision.valence, vision.arousal])
-    e_t = _num(table, [verbal.valence, verbal.arousal])
+    e_v = np.column_stack(referenced(*_num(table, [vision.valence, vision.arousal]).T, vision.neutral))
+    e_t = np.column_stack(referenced(*_num(table, [verbal.valence, verbal.arousal]).T, verbal.neutral))
     if vision.categories and verbal.categories:
         z_v, z_t = _num(table, vision.categories), _num(table, verbal.categories)
     elif lam > 0:  # no shared space: the cosine term, and so the score, is unavailable
@@ -173,6 +204,27 @@ def score_table(
     out.attrs["tau_e"] = taus
     out.attrs["arousal_only"] = arousal_only
     return out
+
+
+def text_face_type(
+    v_face: float | None, a_face: float | None, v_text: float | None, a_text: float | None
+) -> str | None:
+    """The table's ``text_face_type`` for one turn's raw face and text values (no table needed).
+
+    Measures each side from its neutral point (:data:`FACE_NEUTRAL`, :data:`TEXT_NEUTRAL`) and applies
+    :func:`~congruence.incongruence.scores.incongruence_type` with its defaults, as :func:`score_table`.
+
+    >>> text_face_type(0.8, 0.3, 0.7, -0.15), text_face_type(0.8, 0.3, -0.6, 0.0)
+    ('none', 'contradiction')
+    """
+    vals = (v_face, a_face, v_text, a_text)
+    if any(x is None or not np.isfinite(x) for x in vals):
+        return None
+    vf, af, vt, at = (float(x) for x in vals)  # type: ignore[arg-type]
+    fv, fa = (float(x) for x in referenced(vf, af, FACE.neutral))
+    tv, ta = (float(x) for x in referenced(vt, at, TEXT.neutral))
+    t = incongruence_type(fv, fa, tv, ta)
+    return None if t is None else str(t)
 
 
 def _missing(table: pd.DataFrame, column: str) -> np.ndarray:

@@ -36,6 +36,30 @@ LAMBDA = 0.5  # E-THER's lambda
 DISSONANCE_THRESHOLD = 0.5  # the interventions paper's T (its appendix C)
 
 
+def referenced(
+    valence: ArrayLike, arousal: ArrayLike, neutral: tuple[float, float] = (0.0, 0.0)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Valence and arousal on the common scale: measured from the modality's own neutral point::
+
+        v' = clip(v - v0, -1, 1),   a' = clip(a - a0, -1, 1),   (v0, a0) = ``neutral``
+
+    Each estimator writes [-1, 1], but not with the same zero: affect-free sentences get text
+    arousal about -0.2 (Warriner's neutral words are rated calm), a neutral face gets 0 from the
+    circumplex proxy. Comparing raw values reads that offset as incongruence. ``(v0, a0)`` is what
+    the modality's estimator gives to affect-free input, derived from reference data that ships with
+    the packages, never from the cases scored (docs/incongruence.md#neutral-points;
+    ``scripts/derive_neutral_points.py``). A shift only: the rule's margins keep their meaning.
+    ``NaN`` stays ``NaN``.
+
+    >>> [x.round(2).tolist() for x in referenced([0.5, float("nan")], [-0.1, 0.9], (0.0, -0.21))]
+    [[0.5, nan], [0.11, 1.0]]
+    """
+    v0, a0 = (float(x) for x in neutral)
+    v = np.clip(np.asarray(valence, dtype=float) - v0, -1.0, 1.0)
+    a = np.clip(np.asarray(arousal, dtype=float) - a0, -1.0, 1.0)
+    return v, a
+
+
 def _rows(x: ArrayLike, name: str) -> np.ndarray:
     a = np.asarray(x, dtype=float)
     if a.ndim == 1:
@@ -197,9 +221,10 @@ def incongruence_type(
 
     E-THER's figure 1 also labels the mirror case (distress in the words, a neutral face) as
     minimizing; ``either_direction=True`` counts the intensity gap and the slip in both
-    directions, which makes the label symmetric in the two modalities. Arousal from different
-    estimators may sit on different baselines: standardise per session first if so.
-    Returns ``None`` when any input is missing.
+    directions, which makes the label symmetric in the two modalities. The inputs must be on the
+    common scale of :func:`referenced` (each modality measured from its own neutral point):
+    "more intensity" compares distances from neutral, and raw arousal of text and face sits on
+    different baselines. Returns ``None`` when any input is missing.
 
     >>> incongruence_type(0.6, 0.3, -0.5, 0.0)
     <IncongruenceType.CONTRADICTION: 'contradiction'>
