@@ -37,7 +37,7 @@ def analyzer_medians(texts: list[str]) -> tuple[float, float, int]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--limit", type=int, default=0, help="use the first N neutral tweets (0: all)")
-    ap.add_argument("--words", type=int, default=1500, help="neutral Warriner lemmas run through the analyzer")
+    ap.add_argument("--words", type=int, default=1500, help="neutral lemmas run through the analyzer")
     args = ap.parse_args()
 
     from congruence.perception.text.lexicons import load_warriner
@@ -49,19 +49,25 @@ def main() -> None:
     if args.limit:
         neutral = neutral[: args.limit]
     v, a, n = analyzer_medians(neutral)
-    print(f"sentences: {n} CrowdFlower tweets labelled neutral (tune half): median valence {v:+.3f}, "
-          f"median arousal {a:+.3f}  [{time.perf_counter() - t0:.0f} s]")
+    print(
+        f"sentences: {n} CrowdFlower tweets labelled neutral (tune half): median valence {v:+.3f}, "
+        f"median arousal {a:+.3f}  [{time.perf_counter() - t0:.0f} s]"
+    )
 
     norms = load_warriner()
     words = sorted(w for w, (wv, _, _) in norms.items() if abs(wv) <= 0.125)  # 4.5..5.5 on 1-9
     ar = np.array([norms[w][1] for w in words])
-    print(f"words: {len(words)} Warriner lemmas with valence 4.5-5.5: mean arousal norm {ar.mean():+.3f}, "
-          f"median {np.median(ar):+.3f} (all {len(norms)} lemmas: "
-          f"{np.mean([x[1] for x in norms.values()]):+.3f})")
+    print(
+        f"words: {len(words)} Warriner lemmas with valence 4.5-5.5: mean arousal norm {ar.mean():+.3f}, "
+        f"median {np.median(ar):+.3f} (all {len(norms)} lemmas: "
+        f"{np.mean([x[1] for x in norms.values()]):+.3f})"
+    )
     step = max(1, len(words) // args.words)
     wv, wa, wn = analyzer_medians(words[::step])
-    print(f"words through the analyzer: {wn} of them (every {step}th): median valence {wv:+.3f}, "
-          f"median arousal {wa:+.3f}  [{time.perf_counter() - t0:.0f} s]")
+    print(
+        f"words through the analyzer: {wn} of them (every {step}th): median valence {wv:+.3f}, "
+        f"median arousal {wa:+.3f}  [{time.perf_counter() - t0:.0f} s]"
+    )
 
 
 if __name__ == "__main__":

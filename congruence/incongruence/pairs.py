@@ -31,7 +31,6 @@ from congruence.incongruence.scores import (
 )
 from congruence.perception.text.mapping import FER_CLASSES
 
-
 #: Neutral point (valence, arousal) of the default text analyzer: what it gives to affect-free
 #: language. Arousal: the median ``text_arousal`` of the 5,498 CrowdFlower tweets (tune half) that a
 #: crowd panel labelled *neutral* is -0.212; the Warriner (2013) lemmas rated neutral in valence
@@ -83,7 +82,8 @@ class ModalityColumns:
 # Column names of the three analyzers; the face's ``face_expr_*`` follow the same FER class order.
 TEXT = ModalityColumns.with_prefix("text", categories="text_cat_", neutral=TEXT_NEUTRAL)
 FACE = ModalityColumns.with_prefix("face", categories="face_expr_", neutral=FACE_NEUTRAL)
-VOICE = ModalityColumns.with_prefix("voice", neutral=VOICE_NEUTRAL)  # no FER distribution: use lam=0 for face-voice / text-voice
+# voice has no FER distribution: use lam=0 for face-voice / text-voice
+VOICE = ModalityColumns.with_prefix("voice", neutral=VOICE_NEUTRAL)
 
 
 def _num(table: pd.DataFrame, cols: list[str] | tuple[str, ...]) -> np.ndarray:
@@ -109,10 +109,10 @@ def pair_scores(
 
     ``vision`` plays the face's role and ``verbal`` the words' role in the typed label (for a
     face-voice pair pass ``either_direction=True``). Valence and arousal are measured from each
-    side's ``neutral`` point before the score, the indicator and the type. ``tau_e`` is the fixed mismatch scale
-    (default :data:`~congruence.incongruence.scores.TAU_FIXED`). Without categories on both
-    sides the score is ``NaN`` when ``lam > 0``; pass ``lam=0`` for the VA-only score. Index
-    follows ``table``.
+    side's ``neutral`` point before the score, the indicator and the type. ``tau_e`` is the
+    fixed mismatch scale (default :data:`~congruence.incongruence.scores.TAU_FIXED`). Without
+    categories on both sides the score is ``NaN`` when ``lam > 0``; pass ``lam=0`` for the VA-only score.
+    Index follows ``table``.
     """
     e_v = np.column_stack(referenced(*_num(table, [vision.valence, vision.arousal]).T, vision.neutral))
     e_t = np.column_stack(referenced(*_num(table, [verbal.valence, verbal.arousal]).T, verbal.neutral))
