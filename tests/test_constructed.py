@@ -64,14 +64,12 @@ def test_clear_contradictions_are_found(cases: pd.DataFrame) -> None:
 
 
 def test_matching_words_and_faces_are_congruent(cases: pd.DataFrame) -> None:
-    # negative words over the crying face; positive words over the smile of the astronaut
+    # negative words over the crying face; positive words over the smile of the astronaut. Before
+    # the neutral points the smile read "minimizing": the text arousal of these pleased sentences
+    # (-0.04, -0.12) sits on a calm baseline (-0.21) that the face scale does not have
     matching = cases[cases.expected == "none"]
     assert len(matching) == 4
-    crying = matching[matching.face == "distressed"]
-    assert (crying.text_face_type == "none").all()
-    # a broad smile over moderately positive words may read as "minimizing" (the face is more
-    # intense than the words), never as a contradiction
-    assert (matching.text_face_type != "contradiction").all()
+    assert (matching.text_face_type == "none").all(), matching[["text", "face_clip", "text_arousal"]]
 
 
 def test_the_score_reads_the_same_on_a_fixed_scale(cases: pd.DataFrame) -> None:
@@ -113,3 +111,38 @@ def test_expected_labels_follow_the_construction() -> None:
     assert expected_label("negative", "smiling") == "contradiction"
     with pytest.raises(ValueError):
         expected_label("sarcastic", "smiling")
+
+
+@pytest.fixture(scope="module")
+def all_cases(wolfgang_video) -> pd.DataFrame:
+    """Every case of ``python -m congruence.incongruence.constructed`` (155 turns, 2 frames/s)."""
+    return build_cases()
+
+
+def test_full_run_reaches_the_issue_targets(all_cases: pd.DataFrame) -> None:
+    """Floors at the level reached on 2026-12-05 (bench/results/constructed-2026-12-05.md).
+
+    Measured: accuracy 0.935, kappa 0.888, AUROC 0.988, congruent mean 0.222, incongruent 0.871.
+    Issue 10's targets: accuracy >= 0.90, kappa >= 0.80, congruent <= 0.3, incongruent >= 0.7.
+    """
+    ev = rule_evaluation(all_cases)
+    assert ev.n == 155
+    assert ev.accuracy >= 0.93 and ev.kappa >= 0.88
+    fixed, _ = score_summaries(all_cases)
+    assert fixed.auroc >= 0.98
+    assert fixed.mean_congruent <= 0.23 and fixed.mean_incongruent >= 0.86
+
+
+def test_full_run_per_cell_floors(all_cases: pd.DataFrame) -> None:
+    """Each construction cell at least as right as measured on 2026-12-05."""
+    floors = {  # (words, face): typed as expected, of n
+        ("positive", "distressed"): (30, 30),
+        ("negative", "distressed"): (30, 30),
+        ("neutral", "distressed"): (8, 15),  # weak crying clip (face V -0.23) and "coffee" read +0.42
+        ("positive", "smiling"): (37, 40),  # "relaxed and content" under a laugh: arousal gap 0.43-0.44
+        ("negative", "smiling"): (40, 40),
+    }
+    for (words, face), (floor, n) in floors.items():
+        g = all_cases[(all_cases.words == words) & (all_cases.face == face)]
+        right = int((g.text_face_type == g.expected).sum())
+        assert len(g) == n and right >= floor, (words, face, right)
