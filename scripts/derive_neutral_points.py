@@ -22,24 +22,13 @@ import time
 import numpy as np
 
 
-def analyzer_medians(texts: list[str]) -> tuple[float, float, int]:
-    """Median (valence, arousal) of the default text analyzer over ``texts`` (rows with both)."""
-    from congruence.registry import create
-
-    ta = create("text.analyzer", "default")
-    rows = [f.values for f in ta.analyze_many(texts)]
-    v = np.array([r.get("text_valence") for r in rows], dtype=float)
-    a = np.array([r.get("text_arousal") for r in rows], dtype=float)
-    ok = ~(np.isnan(v) | np.isnan(a))
-    return float(np.median(v[ok])), float(np.median(a[ok])), int(ok.sum())
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--limit", type=int, default=0, help="use the first N neutral tweets (0: all)")
     ap.add_argument("--words", type=int, default=1500, help="neutral lemmas run through the analyzer")
     args = ap.parse_args()
 
+    from congruence.incongruence.pairs import text_neutral_point as analyzer_medians
     from congruence.perception.text.lexicons import load_warriner
     from congruence.perception.text.validation import load_crowdflower
 

