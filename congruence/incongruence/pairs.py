@@ -114,8 +114,10 @@ def pair_scores(
     categories on both sides the score is ``NaN`` when ``lam > 0``; pass ``lam=0`` for the VA-only score.
     Index follows ``table``.
     """
-    e_v = np.column_stack(referenced(*_num(table, [vision.valence, vision.arousal]).T, vision.neutral))
-    e_t = np.column_stack(referenced(*_num(table, [verbal.valence, verbal.arousal]).T, verbal.neutral))
+    raw_v = _num(table, [vision.valence, vision.arousal])
+    raw_t = _num(table, [verbal.valence, verbal.arousal])
+    e_v = np.column_stack(referenced(raw_v[:, 0], raw_v[:, 1], vision.neutral))
+    e_t = np.column_stack(referenced(raw_t[:, 0], raw_t[:, 1], verbal.neutral))
     if vision.categories and verbal.categories:
         z_v, z_t = _num(table, vision.categories), _num(table, verbal.categories)
     elif lam > 0:  # no shared space: the cosine term, and so the score, is unavailable
