@@ -9,17 +9,11 @@ A research and supportive-communication tool, not therapy: no output claims clin
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("congruence")  # one source of truth: pyproject.toml
-except PackageNotFoundError:  # a source tree on PYTHONPATH that was never installed
-    __version__ = "0+unknown"
-
 from congruence.config import AnalysisConfig
 from congruence.errors import CongruenceError
 from congruence.provenance import Kind, Provenance
 from congruence.schema import Annotation, DialoguePair, IncongruenceType, Role, Session, Turn
+from congruence.version import __version__
 
 __all__ = [
     "AnalysisConfig",

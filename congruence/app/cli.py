@@ -52,7 +52,7 @@ def _print(obj: Any) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add ``serve`` and the ``annotations`` group to the ``congruence`` command line."""
-    from congruence.cli import examples, user_errors
+    from congruence.console import examples, user_errors
 
     @app.command(
         epilog=examples(

@@ -29,7 +29,7 @@ def _options(pairs: list[str] | None) -> dict[str, Any]:
 
 def register(app: typer.Typer) -> None:
     """Add the ``evaluate`` and ``compare`` commands to the main app."""
-    from congruence.cli import examples, user_errors
+    from congruence.console import examples, user_errors
 
     @app.command(
         "evaluate",

@@ -120,7 +120,7 @@ def backend_options(
 def register(app: typer.Typer) -> None:
     """Add ``respond`` to the ``congruence`` command line."""
 
-    from congruence.cli import examples, user_errors
+    from congruence.console import examples, user_errors
 
     @app.command(
         epilog=examples(

@@ -39,7 +39,7 @@ def _load(tables: list[Path], labels: Path | None, rater: str | None) -> Any:
 
 def register(app: typer.Typer) -> None:
     """Add ``detect`` (train / eval / predict) and ``disagreement`` to the main app."""
-    from congruence.cli import examples, user_errors
+    from congruence.console import examples, user_errors
 
     detect = typer.Typer(
         name="detect",

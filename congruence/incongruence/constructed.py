@@ -494,7 +494,7 @@ def render_report(
     import sklearn
     import torch
 
-    from congruence import __version__
+    from congruence.version import __version__
 
     date = date or dt.date.today().isoformat()
     tau = cases.attrs.get("tau_e", {}).get("text_face", float("nan"))

@@ -41,7 +41,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from congruence import __version__
 from congruence.errors import CongruenceError
 from congruence.incongruence.evaluation import (
     Classifier,
@@ -86,6 +85,7 @@ from congruence.incongruence.labels import (
     table_labels,
 )
 from congruence.provenance import Kind, Provenance
+from congruence.version import __version__
 
 # the names above moved to labels.py / features.py / evaluation.py; importing them from here
 # keeps working

@@ -45,7 +45,6 @@ import pandas as pd
 import torch
 from torch import nn
 
-from congruence import __version__
 from congruence.errors import CongruenceError
 from congruence.incongruence.detector import (
     BINARY_LABELS,
@@ -61,6 +60,7 @@ from congruence.incongruence.detector import (
     table_labels,
 )
 from congruence.provenance import Kind, Provenance
+from congruence.version import __version__
 
 FORMAT = "congruence.incongruence.fusion"
 FORMAT_VERSION = 1

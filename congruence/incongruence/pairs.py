@@ -29,7 +29,7 @@ from congruence.incongruence.scores import (
     incongruence_types,
     referenced,
 )
-from congruence.perception.text.mapping import FER_CLASSES
+from congruence.table import FER_CLASSES
 
 #: Neutral point (valence, arousal) of the default text analyzer: what it gives to affect-free
 #: language. Arousal: the median ``text_arousal`` of the 5,498 CrowdFlower tweets (tune half) that a

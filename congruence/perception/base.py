@@ -16,12 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import pandas as pd
 
-from congruence.ingest.media import Audio, Frame
 from congruence.provenance import Provenance
+
+if TYPE_CHECKING:  # annotations only: the media types are ingest's, not re-exported here
+    from congruence.ingest.media import Audio, Frame
 
 Value = float | int | str | list[float] | None
 

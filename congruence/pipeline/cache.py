@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from congruence import __version__
 from congruence.config import AnalysisConfig
 from congruence.ingest import media as media_mod
 from congruence.io import file_digest, text_digest
 from congruence.schema import Turn
+from congruence.version import __version__
 
 Progress = Callable[[str, int, int], None]
 

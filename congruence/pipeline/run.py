@@ -15,7 +15,6 @@ from typing import Any
 
 import pandas as pd
 
-from congruence import __version__
 from congruence import table as turn_table
 from congruence.config import AnalysisConfig
 from congruence.errors import CongruenceError
@@ -29,6 +28,7 @@ from congruence.pipeline.jobs import Analyzers, FaceJob, ModalityJob, ModalityJo
 from congruence.pipeline.turns import turns_from_asr, turns_from_transcript, with_roles
 from congruence.provenance import Kind, Provenance
 from congruence.schema import DialoguePair, Session
+from congruence.version import __version__
 
 Progress = Callable[[str, int, int], None]
 

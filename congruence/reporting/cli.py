@@ -38,7 +38,7 @@ def report(
 
 def register(app: typer.Typer) -> None:
     """Add the ``report`` command to ``app``."""
-    from congruence.cli import examples, user_errors
+    from congruence.console import examples, user_errors
 
     app.command(
         "report",

@@ -293,7 +293,7 @@ def build_context(
     highlight_pairs: Sequence[str] = HIGHLIGHT_PAIRS,
 ) -> dict[str, Any]:
     """Everything the template shows, as plain values (testable without rendering)."""
-    from congruence import __version__
+    from congruence.version import __version__
 
     table, summary, prov = output.table, output.summary, output.provenance
     problems = list(output.problems)

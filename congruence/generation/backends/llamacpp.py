@@ -10,6 +10,7 @@ from typing import Any
 
 from congruence.errors import ModelUnavailableError
 from congruence.generation.backends.base import TOP_K, TOP_P, Usage, _check_messages
+from congruence.generation.backends.packaged import smollm2_gguf  # the default model
 
 
 class LlamaCppBackend:
@@ -44,8 +45,6 @@ class LlamaCppBackend:
                 "or use the 'smollm2' backend.",
             )
         from llama_cpp import Llama
-
-        from congruence.generation.backends.embedded import smollm2_gguf  # the embedded default
 
         path = self.model_path or smollm2_gguf()
         self._llm = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.threads, verbose=False)
