@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from congruence.errors import CongruenceError
@@ -102,6 +103,58 @@ def missing_values(modality: str, status: str, columns: Iterable[str] = ()) -> d
     return values
 
 
+def is_missing(value: Any) -> bool:
+    """Whether a cell holds no value: ``None``, a NaN (Python or NumPy float), pandas' ``NA`` / ``NaT``.
+
+    The one test of "missing" for single values; an empty string is a value here (see
+    :func:`is_blank` for text and label cells).
+
+    >>> [is_missing(v) for v in (None, float("nan"), pd.NA, pd.NaT, 0.0, "")]
+    [True, True, True, True, False, False]
+    """
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float | np.floating) and math.isnan(value)
+
+
+def is_blank(value: Any) -> bool:
+    """:func:`is_missing`, or text of white space only: a text or label cell with nothing in it.
+
+    >>> [is_blank(v) for v in (None, "  ", "none", 0.0)]
+    [True, True, False, False]
+    """
+    return is_missing(value) or (isinstance(value, str) and not value.strip())
+
+
+def as_number(value: Any) -> float | None:
+    """A cell as a finite float, or ``None`` when it holds no number: missing, infinite, a bool,
+    text, or anything ``float()`` refuses. Never raises.
+
+    >>> as_number(0.5), as_number(np.int64(2)), as_number(None), as_number(float("inf")), as_number("0.5")
+    (0.5, 2.0, None, None, None)
+    """
+    if is_missing(value) or isinstance(value, bool | np.bool_ | str | bytes):
+        return None
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def numeric_column(table: pd.DataFrame, column: str) -> np.ndarray:
+    """A column as a float array (text and missing cells NaN); all NaN if ``table`` lacks it
+    (an absent modality is missing data, not an error).
+
+    >>> t = pd.DataFrame({"a": [1, None, "x"]})
+    >>> numeric_column(t, "a").tolist(), numeric_column(t, "b").tolist()
+    ([1.0, nan, nan], [nan, nan, nan])
+    """
+    if column not in table.columns:
+        return np.full(len(table), np.nan)
+    return pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)
+
+
 # ------------------------------------------------------------------------------ provenance
 
 
@@ -142,8 +195,6 @@ def _prov_from_dict(d: Mapping[str, Any]) -> Provenance:
 
 def is_vector_column(s: pd.Series) -> bool:
     """Whether a column holds vectors (embeddings), which a spreadsheet cannot hold."""
-    import numpy as np
-
     first = next((v for v in s if v is not None and not (isinstance(v, float) and math.isnan(v))), None)
     return isinstance(first, list | np.ndarray)
 

@@ -33,7 +33,7 @@ from congruence.incongruence.detector import (
 )
 from congruence.incongruence.pairs import score_table
 from congruence.perception.face.geometry import AU_NAMES
-from congruence.perception.text.mapping import FER_CLASSES
+from congruence.table import FER_CLASSES
 
 
 def synthetic_turns(
@@ -124,6 +124,23 @@ def test_feature_lists_match_the_analyzers() -> None:
     # the AU names and FER classes come from the face / text modules, so a renamed column shows up here
     assert all(f"face_{au}" in FACE_COLUMNS and f"face_{au}_z" in FACE_COLUMNS for au in AU_NAMES)
     assert all(f"face_expr_{c}" in FACE_COLUMNS for c in FER_CLASSES)
+
+
+def test_every_feature_column_is_one_an_analysis_declares() -> None:
+    # the detector chooses among the analyzers' columns(); a list entry no analyzer writes would be
+    # a feature that is NaN on every real table
+    from congruence.incongruence import features
+    from congruence.pipeline.run import declared_provenance
+    from congruence.table import MODALITIES, PAIR_NAMES
+
+    declared = declared_provenance()
+    for modality, columns in features.BASE_COLUMNS.items():
+        assert [c for c in columns if c not in declared] == [], modality
+        assert all(c in declared for c in features.CORE_COLUMNS[modality])
+    assert features.TEXT_EMBEDDING in declared
+    assert any(c.startswith(features.EGEMAPS_PREFIX) for c in declared)
+    assert set(features.MODALITIES) == set(MODALITIES)
+    assert all(f"{pair}_score" in declared for pair in PAIR_NAMES)
 
 
 def test_missing_modality_gets_indicator_and_no_stale_values(turns: pd.DataFrame) -> None:

@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from congruence import registry
 from congruence.errors import CongruenceError
-from congruence.perception.text import FER_CLASSES, TextAnalyzer
+from congruence.perception.text import TextAnalyzer
 from congruence.provenance import Kind
+from congruence.table import FER_CLASSES
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,8 @@ from congruence.perception.text.lexicons import (
     negation_scope,
     rescale_norm,
 )
-from congruence.perception.text.mapping import FER_CLASSES, NRC_TO_FER, fer_distribution
+from congruence.perception.text.mapping import NRC_TO_FER, fer_distribution
+from congruence.table import FER_CLASSES
 
 
 def test_warriner_norms_are_the_2013_lemmas_rescaled():

@@ -31,18 +31,15 @@ import pandas as pd
 
 from congruence.evaluation.stats import cohens_kappa, percentage_agreement
 from congruence.schema import IncongruenceType, engagement_level
+from congruence.table import is_missing
 
 INCONGRUENT = frozenset({IncongruenceType.MINIMIZING.value, IncongruenceType.CONTRADICTION.value})
 TYPE_LABELS = tuple(t.value for t in IncongruenceType)
 
 
-def _missing(v: object) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
-
-
 def agreement_row(measure: str, a: Sequence[object], b: Sequence[object], labels: Sequence[object]) -> dict:
     """``{measure, n, agreement_pct, kappa}`` of two aligned label lists (missing pairs dropped)."""
-    keep = [(x, y) for x, y in zip(a, b, strict=True) if not _missing(x) and not _missing(y)]
+    keep = [(x, y) for x, y in zip(a, b, strict=True) if not is_missing(x) and not is_missing(y)]
     if not keep:
         return {"measure": measure, "n": 0, "agreement_pct": math.nan, "kappa": math.nan}
     xs, ys = [k[0] for k in keep], [k[1] for k in keep]
@@ -67,11 +64,11 @@ def ether_agreement_table(
     if len(rater_labels) != len(expert_labels):
         raise ValueError("rater and expert labels must be aligned (same length)")
     for v in (*rater_labels, *expert_labels):
-        if not _missing(v) and v not in TYPE_LABELS:
+        if not is_missing(v) and v not in TYPE_LABELS:
             raise ValueError(f"unknown incongruence label {v!r}; expected one of {TYPE_LABELS}")
 
     def detect(v: str | None) -> str | None:
-        return None if _missing(v) else ("incongruent" if v in INCONGRUENT else "congruent")
+        return None if is_missing(v) else ("incongruent" if v in INCONGRUENT else "congruent")
 
     both = [
         (r, e)
@@ -91,7 +88,7 @@ def ether_agreement_table(
     if rater_engagement is not None and expert_engagement is not None:
 
         def level(v: float | None) -> str | None:
-            return None if _missing(v) else engagement_level(float(v))  # type: ignore[arg-type]
+            return None if is_missing(v) else engagement_level(float(v))  # type: ignore[arg-type]
 
         rows.append(
             agreement_row(

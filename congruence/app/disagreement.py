@@ -24,23 +24,13 @@ from proxy estimates and say nothing about what the client felt.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
-PAIRS: tuple[str, ...] = ("text_face", "face_voice", "text_voice")
-SCORE_COLUMNS: tuple[str, ...] = tuple(f"{p}_score" for p in PAIRS)
-DISSONANCE_COLUMNS: tuple[str, ...] = tuple(f"{p}_dissonance" for p in PAIRS)
+from congruence.table import PAIR_NAMES, as_number, is_blank
 
-
-def _num(v: Any) -> float | None:
-    if v is None or isinstance(v, bool | str):
-        return None
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(f) else f
+SCORE_COLUMNS: tuple[str, ...] = tuple(f"{p}_score" for p in PAIR_NAMES)
+DISSONANCE_COLUMNS: tuple[str, ...] = tuple(f"{p}_dissonance" for p in PAIR_NAMES)
 
 
 def model_disagreement(row: Mapping[str, Any]) -> float | None:
@@ -49,15 +39,11 @@ def model_disagreement(row: Mapping[str, Any]) -> float | None:
     >>> model_disagreement({"pred_text": "none", "pred_face": "minimizing", "pred_fusion": "none"})
     0.6666666666666666
     """
-    labels = [str(v) for k, v in row.items() if str(k).startswith("pred_") and _label(v)]
+    labels = [str(v) for k, v in row.items() if str(k).startswith("pred_") and not is_blank(v)]
     if len(labels) < 2:
         return None
     pairs = [(a, b) for i, a in enumerate(labels) for b in labels[i + 1 :]]
     return sum(a != b for a, b in pairs) / len(pairs)
-
-
-def _label(v: Any) -> bool:
-    return v is not None and not (isinstance(v, float) and math.isnan(v)) and str(v).strip() != ""
 
 
 def disagreement(row: Mapping[str, Any]) -> float | None:
@@ -66,7 +52,7 @@ def disagreement(row: Mapping[str, Any]) -> float | None:
     >>> disagreement({"text_face_score": 0.2, "face_voice_score": 0.9, "text_voice_score": None})
     0.9
     """
-    scores = [s for c in SCORE_COLUMNS if (s := _num(row.get(c))) is not None]
+    scores = [s for c in SCORE_COLUMNS if (s := as_number(row.get(c))) is not None]
     m = model_disagreement(row)
     if m is not None:
         scores.append(m)
@@ -79,7 +65,7 @@ def disagreement_total(row: Mapping[str, Any]) -> float | None:
     >>> disagreement_total({"text_face_score": 0.5, "text_face_dissonance": 1.0, "face_voice_score": 0.25})
     1.75
     """
-    vals = [v for c in SCORE_COLUMNS + DISSONANCE_COLUMNS if (v := _num(row.get(c))) is not None]
+    vals = [v for c in SCORE_COLUMNS + DISSONANCE_COLUMNS if (v := as_number(row.get(c))) is not None]
     m = model_disagreement(row)
     if m is not None:
         vals.append(m)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from congruence.errors import CongruenceError
+from congruence.table import as_number
 
 
 def _flat(values: dict[str, Any]) -> dict[str, Any]:
@@ -70,10 +71,7 @@ def affect_for(
         out.update(_flat(feats.values))
 
     def num(k: str) -> float | None:
-        v = out.get(k)
-        return (
-            float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) else None
-        )
+        return as_number(out.get(k))
 
     out["text_face_type"] = text_face_type(
         num("face_valence"), num("face_arousal"), num("text_valence"), num("text_arousal")

@@ -26,15 +26,15 @@ processed independently").
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from congruence.errors import CongruenceError
+from congruence.table import FER_CLASSES, as_number, is_blank
 
 #: FER-2013 classes of the ``face_expr_<class>`` columns.
-FACE_CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+FACE_CLASSES: tuple[str, ...] = FER_CLASSES  # the face classifier's classes (the contract's vocabulary)
 
 # ----------------------------------------------------------------------------------------------
 # Verbatim templates. Tests pin these strings: change them only together with the paper.
@@ -219,31 +219,6 @@ DISSONANCE_COLUMNS: tuple[str, ...] = ("dissonance", "face_voice_dissonance")
 MODALITIES: tuple[tuple[str, str], ...] = (("voice", "speech"), ("face", "face"), ("text", "text"))
 
 
-def _present(v: Any) -> bool:
-    if v is None:
-        return False
-    if isinstance(v, float) and math.isnan(v):
-        return False
-    try:
-        import pandas as pd
-
-        if v is pd.NA or v is pd.NaT:
-            return False
-    except ImportError:  # pragma: no cover - pandas is a dependency
-        pass
-    return not (isinstance(v, str) and not v.strip())
-
-
-def _number(v: Any) -> float | None:
-    if not _present(v) or isinstance(v, bool):
-        return None
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(x) or math.isinf(x) else x
-
-
 def face_label(affect: Mapping[str, Any] | None) -> str | None:
     """Most probable FER class from ``face_expr_<class>`` columns (or a ``face_label`` column).
 
@@ -255,9 +230,9 @@ def face_label(affect: Mapping[str, Any] | None) -> str | None:
     if not affect:
         return None
     for key in ("face_label", "face_expression", "face_emotion"):
-        if _present(affect.get(key)):
+        if not is_blank(affect.get(key)):
             return str(affect[key])
-    probs = {c: _number(affect.get(f"face_expr_{c}")) for c in FACE_CLASSES}
+    probs = {c: as_number(affect.get(f"face_expr_{c}")) for c in FACE_CLASSES}
     probs = {c: p for c, p in probs.items() if p is not None}
     if not probs:
         return None
@@ -281,7 +256,11 @@ def discrete_labels(affect: Mapping[str, Any] | None) -> list[tuple[str, str]]:
             lab = face_label(affect)
         else:
             lab = next(
-                (str(affect[k]) for k in (f"{prefix}_emotion", f"{prefix}_label") if _present(affect.get(k))),
+                (
+                    str(affect[k])
+                    for k in (f"{prefix}_emotion", f"{prefix}_label")
+                    if not is_blank(affect.get(k))
+                ),
                 None,
             )
         if lab is not None:
@@ -299,7 +278,7 @@ def continuous_values(affect: Mapping[str, Any] | None) -> list[tuple[str, float
         return []
     out = []
     for prefix, shown in MODALITIES:
-        v, a = _number(affect.get(f"{prefix}_valence")), _number(affect.get(f"{prefix}_arousal"))
+        v, a = as_number(affect.get(f"{prefix}_valence")), as_number(affect.get(f"{prefix}_arousal"))
         if v is not None or a is not None:
             out.append((shown, v, a))
     return out
@@ -315,7 +294,7 @@ def incongruence_of(affect: Mapping[str, Any] | None) -> str | None:
         return None
     for col in INCONGRUENCE_COLUMNS:
         v = affect.get(col)
-        if _present(v):
+        if not is_blank(v):
             t = str(getattr(v, "value", v)).strip().lower()
             if t in ("minimizing", "contradiction"):
                 return t
@@ -338,7 +317,7 @@ def dissonance_of(affect: Mapping[str, Any] | None) -> bool:
         return False
     for col in DISSONANCE_COLUMNS:
         v = affect.get(col)
-        x = float(v) if isinstance(v, bool) else _number(v)
+        x = float(v) if isinstance(v, bool) else as_number(v)
         if x is not None:
             return x >= 0.5
     return False

@@ -61,8 +61,6 @@ from congruence.incongruence.features import (
     EGEMAPS_PREFIX,
     FACE_COLUMNS,
     MODALITIES,
-    NRC_CATEGORIES,
-    PAIR_MODALITIES,
     PAPER_NAMES,
     TEXT_COLUMNS,
     TEXT_EMBEDDING,
@@ -91,7 +89,7 @@ from congruence.version import __version__
 # keeps working
 __all__ = [
     "BASE_COLUMNS", "BINARY_LABELS", "CORE_COLUMNS", "EGEMAPS_PREFIX", "FACE_COLUMNS", "FORMAT",
-    "FORMAT_VERSION", "LABELS", "MODALITIES", "NRC_CATEGORIES", "PAIR_MODALITIES", "PAPER_NAMES",
+    "FORMAT_VERSION", "LABELS", "MODALITIES", "PAPER_NAMES",
     "TEXT_COLUMNS", "TEXT_EMBEDDING", "VOICE_COLUMNS", "CVResult", "Classifier", "Evaluation",
     "FeatureSpec", "IncongruenceDetector", "ModelName", "Task", "attach_labels", "confusion_markdown",
     "cross_validate", "cv_estimate", "egemaps_columns", "embedding_matrix", "evaluate", "feature_frame",

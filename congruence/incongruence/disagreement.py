@@ -53,6 +53,7 @@ from congruence.incongruence.detector import (
     require_labels,
     table_labels,
 )
+from congruence.table import is_missing
 
 QUADRANTS: tuple[str, ...] = ("blue", "yellow", "green", "red")
 QUADRANT_MEANING: Mapping[str, str] = {
@@ -155,10 +156,6 @@ def quadrants(
     return np.array([quadrant(x, y, threshold=threshold) for x, y in zip(a, b, strict=True)], dtype=object)
 
 
-def _missing(v: object) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
-
-
 def disagreement_rate(a: Sequence[object], b: Sequence[object]) -> float:
     """Share of examples on which two models predict different labels (the paper's Table 2).
 
@@ -169,7 +166,7 @@ def disagreement_rate(a: Sequence[object], b: Sequence[object]) -> float:
     """
     if len(a) != len(b):
         raise ValueError("prediction sequences differ in length")
-    both = [(x, y) for x, y in zip(a, b, strict=True) if not _missing(x) and not _missing(y)]
+    both = [(x, y) for x, y in zip(a, b, strict=True) if not is_missing(x) and not is_missing(y)]
     if not both:
         return float("nan")
     return sum(x != y for x, y in both) / len(both)
@@ -209,7 +206,7 @@ def direction(mean_a: float, mean_b: float, a: str, b: str) -> str:
     >>> direction(2.0, 1.0, "red", "blue"), direction(0.0, 1.0, "green", "blue")
     ('μ_red > μ_blue', 'μ_blue > μ_green')
     """
-    if _missing(mean_a) or _missing(mean_b):
+    if is_missing(mean_a) or is_missing(mean_b):
         return ""
     if mean_a == mean_b:
         return f"μ_{a} = μ_{b}"
@@ -281,7 +278,7 @@ def agreement_by_quadrant(
         pairs = [
             (str(x), str(y))
             for x, y, z in zip(rater_a, rater_b, quadrant_of, strict=True)
-            if z == qd and not _missing(x) and not _missing(y)
+            if z == qd and not is_missing(x) and not is_missing(y)
         ]
         if not pairs:
             rows.append({"quadrant": qd, "n": 0, "agreement": float("nan"), "kappa": float("nan")})

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import pandas as pd
 
 from congruence.errors import CongruenceError
 from congruence.incongruence.labels import BINARY_LABELS, LABELS, Task, require_labels, table_labels
+from congruence.table import is_missing
 
 
 class Classifier(Protocol):
@@ -198,14 +198,13 @@ def evaluate(
 
     from congruence.evaluation.stats import cohens_kappa
 
-    def missing(v: object) -> bool:
-        return v is None or (isinstance(v, float) and math.isnan(v))
-
     yt_all, yp_all = list(y_true), list(y_pred)
     if len(yt_all) != len(yp_all):
         raise CongruenceError("Labels and predictions differ in length.", "Align them by turn first.")
     pairs = [
-        (str(t), str(p)) for t, p in zip(yt_all, yp_all, strict=True) if not missing(t) and not missing(p)
+        (str(t), str(p))
+        for t, p in zip(yt_all, yp_all, strict=True)
+        if not is_missing(t) and not is_missing(p)
     ]
     labels = tuple(labels)
     n_unscored = len(yt_all) - len(pairs)

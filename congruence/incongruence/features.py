@@ -16,19 +16,20 @@ import pandas as pd
 from congruence.errors import CongruenceError
 from congruence.incongruence.labels import LABELS
 from congruence.perception.face.geometry import AU_NAMES
-from congruence.perception.text.mapping import FER_CLASSES
+from congruence.perception.voice.arousal import EGEMAPS_PREFIX
+from congruence.table import FER_CLASSES, NRC_CATEGORIES, PAIR_MODALITIES, numeric_column
 
-# HOOK (issue 14, shared turn-table contract): the column lists below are this module's own
-# copy of what each analyzer declares in its ``columns()``. When the contract module lands,
-# build TEXT_COLUMNS / FACE_COLUMNS / VOICE_COLUMNS (and NRC_CATEGORIES, PAIR_MODALITIES)
-# from it here; every user in the package imports them from this one place.
+# The lists below are the detector's *choice* of features among the columns the analyzers declare
+# in their ``columns()`` (congruence.pipeline.run.declared_provenance): affect values, class
+# probabilities, AU proxies and prosody, not bookkeeping (statuses, counts, key-frame copies) nor
+# the pair columns (added as cross features). The vocabularies come from their owners (the turn-
+# table contract, the face geometry, the voice analyzer); tests/test_detector.py checks that every
+# listed column is one an analysis declares. Changing a list changes every model's inputs.
+#: Feature order of the modalities (text-face first, E-THER's pair); the names are the contract's.
 MODALITIES: tuple[str, ...] = ("text", "face", "voice")
 #: The mixed-signals paper names the modalities text / audio / video.
 PAPER_NAMES: Mapping[str, str] = {"text": "text", "voice": "audio", "face": "video"}
 
-NRC_CATEGORIES = (
-    "anger", "anticipation", "disgust", "fear", "joy", "sadness", "surprise", "trust", "positive", "negative",
-)  # fmt: skip
 #: Text affect features (the embedding is added separately, see ``text_embedding``).
 TEXT_COLUMNS: tuple[str, ...] = (
     "text_valence",
@@ -71,7 +72,6 @@ VOICE_COLUMNS: tuple[str, ...] = (
     "voice_rate",
     "voice_words_per_s",
 )
-EGEMAPS_PREFIX = "voice_egemaps_"
 BASE_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "text": TEXT_COLUMNS,
     "face": FACE_COLUMNS,
@@ -83,19 +83,9 @@ CORE_COLUMNS: Mapping[str, tuple[str, ...]] = {
     "face": ("face_valence", "face_expr_neutral"),
     "voice": ("voice_f0_median", "voice_intensity_mean", "voice_arousal"),
 }
-#: Cross-modal features per pair (used when both modalities of the pair are selected): the pair's
-#: rule-based E-THER score, dissonance indicator and typed label (one-hot), plus signed gaps.
-PAIR_MODALITIES: Mapping[str, tuple[str, str]] = {
-    "text_face": ("text", "face"),
-    "face_voice": ("face", "voice"),
-    "text_voice": ("text", "voice"),
-}
-
-
-def _numeric(table: pd.DataFrame, col: str) -> np.ndarray:
-    if col not in table.columns:
-        return np.full(len(table), np.nan)
-    return pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=float)
+# Cross-modal features per pair of congruence.table.PAIR_MODALITIES (used when both modalities of
+# the pair are selected): the pair's rule-based E-THER score, dissonance indicator and typed label
+# (one-hot), plus signed gaps (_GAPS).
 
 
 def modality_present(table: pd.DataFrame, modality: str) -> np.ndarray:
@@ -104,7 +94,7 @@ def modality_present(table: pd.DataFrame, modality: str) -> np.ndarray:
     ``<modality>_status == "ok"`` where the status column exists and is filled; otherwise any of
     the modality's core columns (:data:`CORE_COLUMNS`) is a number.
     """
-    cores = np.column_stack([_numeric(table, c) for c in CORE_COLUMNS[modality]])
+    cores = np.column_stack([numeric_column(table, c) for c in CORE_COLUMNS[modality]])
     by_values = ~np.isnan(cores).all(axis=1)
     status_col = f"{modality}_status"
     if status_col not in table.columns:
@@ -205,7 +195,7 @@ def feature_frame(
                 else egemaps_columns(table)
             )
         for c in cols:
-            feats[c] = np.where(present[m], _numeric(table, c), np.nan)
+            feats[c] = np.where(present[m], numeric_column(table, c), np.nan)
         if m == "text" and spec.text_embedding:
             emb = embedding_matrix(table, TEXT_EMBEDDING, emb_dim)
             for j in range(emb.shape[1]):
@@ -216,7 +206,7 @@ def feature_frame(
         both = present[a] & present[b]
 
         def get(c: str) -> np.ndarray:
-            return _numeric(table, c)
+            return numeric_column(table, c)
 
         feats[f"x_{pair}_score"] = np.where(both, get(f"{pair}_score"), np.nan)
         feats[f"x_{pair}_dissonance"] = np.where(both, get(f"{pair}_dissonance"), np.nan)

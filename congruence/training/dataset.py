@@ -17,7 +17,6 @@ here only in the sense "not a human label".
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,17 +25,18 @@ import numpy as np
 import pandas as pd
 
 from congruence.errors import CongruenceError
+from congruence.incongruence.labels import LABELS
+from congruence.perception.face.geometry import AU_NAMES
+from congruence.table import FER_CLASSES, as_number, is_blank
 
 #: Face features fed to the embedded model's face encoder (FER-2013 expression probabilities,
 #: mesh action-unit proxies, expression-derived valence / arousal), all from ``congruence analyze``.
-FACE_EXPR = tuple(
-    f"face_expr_{c}" for c in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-)
-FACE_AU = tuple(f"face_au{n}" for n in ("01", "02", "04", "05", "06", "12", "15", "25", "26", "45"))
+FACE_EXPR = tuple(f"face_expr_{c}" for c in FER_CLASSES)
+FACE_AU = tuple(f"face_{au}" for au in AU_NAMES)
 FACE_FEATURES: tuple[str, ...] = (*FACE_EXPR, *FACE_AU, "face_valence", "face_arousal")
 
 REQUIRED_COLUMNS = ("session_id", "turn_index", "text", "counsellor_text")
-INCONGRUENCE_TYPES = ("none", "minimizing", "contradiction")
+INCONGRUENCE_TYPES: tuple[str, ...] = LABELS  # E-THER's types
 
 #: Columns of an instance table (and of the exported dataset).
 INSTANCE_COLUMNS = (
@@ -45,22 +45,6 @@ INSTANCE_COLUMNS = (
     "engagement", "engagement_source", "valence", "arousal", "dominance", "vad_source", "label_source",
     "rater",
 )  # fmt: skip
-
-
-def _present(v: Any) -> bool:
-    if v is None:
-        return False
-    if isinstance(v, float) and math.isnan(v):
-        return False
-    return not (isinstance(v, str) and not v.strip())
-
-
-def _num(v: Any) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
 
 
 def read_turn_tables(paths: Iterable[str | Path]) -> list[tuple[pd.DataFrame, Path]]:
@@ -95,7 +79,7 @@ def check_columns(table: pd.DataFrame, required: Sequence[str] = REQUIRED_COLUMN
 
 def _incongruence(row: pd.Series) -> tuple[int | None, str | None, str]:
     ann = row.get("ann_incongruence")
-    if _present(ann):
+    if not is_blank(ann):
         t = str(ann).strip().lower()
         if t not in INCONGRUENCE_TYPES:
             raise CongruenceError(
@@ -105,7 +89,7 @@ def _incongruence(row: pd.Series) -> tuple[int | None, str | None, str]:
             )
         return int(t != "none"), t, "human"
     est = row.get("text_face_type")
-    if _present(est) and str(est) in INCONGRUENCE_TYPES:
+    if not is_blank(est) and str(est) in INCONGRUENCE_TYPES:
         return int(str(est) != "none"), str(est), "model"
     return None, None, "none"
 
@@ -118,7 +102,7 @@ def instance_from_row(row: pd.Series, *, frames_root: Path, score_from: str = "a
     ``label`` (always ``s = I``).
     """
     i, itype, isrc = _incongruence(row)
-    model_s = _num(row.get("text_face_score"))
+    model_s = as_number(row.get("text_face_score"))
     if score_from not in ("auto", "model", "label"):
         raise CongruenceError(f"Unknown score_from {score_from!r}.", "Use auto, model or label.")
     if model_s is not None and (score_from == "model" or (score_from == "auto" and isrc != "human")):
@@ -128,7 +112,7 @@ def instance_from_row(row: pd.Series, *, frames_root: Path, score_from: str = "a
     else:
         score, ssrc = None, "none"
 
-    eng_h, eng_m = _num(row.get("ann_engagement")), _num(row.get("face_engagement"))
+    eng_h, eng_m = as_number(row.get("ann_engagement")), as_number(row.get("face_engagement"))
     if eng_h is not None:
         eng, esrc = eng_h, "human"
     elif eng_m is not None:
@@ -136,19 +120,19 @@ def instance_from_row(row: pd.Series, *, frames_root: Path, score_from: str = "a
     else:
         eng, esrc = None, "none"
 
-    vad_h = [_num(row.get(f"ann_{k}")) for k in ("valence", "arousal", "dominance")]
+    vad_h = [as_number(row.get(f"ann_{k}")) for k in ("valence", "arousal", "dominance")]
     if any(v is not None for v in vad_h):
         vad, vsrc = vad_h, "human"
     else:
-        vad = [_num(row.get("face_valence")), _num(row.get("face_arousal")), None]
+        vad = [as_number(row.get("face_valence")), as_number(row.get("face_arousal")), None]
         vsrc = "model" if any(v is not None for v in vad) else "none"
 
-    feats = [_num(row.get(c)) for c in FACE_FEATURES]
+    feats = [as_number(row.get(c)) for c in FACE_FEATURES]
     face_present = str(row.get("face_status", "ok")) in ("ok", "nan", "None") and all(
         f is not None for f in feats[: len(FACE_EXPR)]
     )
     frame = row.get("face_key_crop_file")
-    frame_path = str((frames_root / str(frame)).resolve()) if _present(frame) else None
+    frame_path = str((frames_root / str(frame)).resolve()) if not is_blank(frame) else None
 
     sources = {s for s in (isrc, ssrc, esrc, vsrc) if s != "none"}
     label_source = "mixed" if len(sources) > 1 else (sources.pop() if sources else "none")
@@ -173,7 +157,7 @@ def instance_from_row(row: pd.Series, *, frames_root: Path, score_from: str = "a
         "dominance": vad[2],
         "vad_source": vsrc,
         "label_source": label_source,
-        "rater": str(row["ann_rater"]) if _present(row.get("ann_rater")) else None,
+        "rater": str(row["ann_rater"]) if not is_blank(row.get("ann_rater")) else None,
     }
 
 
@@ -226,7 +210,7 @@ def build_instances(
     for table, root in tables:  # type: ignore[misc]
         check_columns(table, where=f"from {root}")
         for _, r in table.iterrows():
-            if _present(r["text"]) and _present(r["counsellor_text"]):
+            if not is_blank(r["text"]) and not is_blank(r["counsellor_text"]):
                 rows.append(instance_from_row(r, frames_root=Path(root), score_from=score_from))
     if not rows:
         raise CongruenceError(

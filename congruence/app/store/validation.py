@@ -23,6 +23,7 @@ from congruence.app.store.accounts import user_by_name
 from congruence.app.store.imports import _add_assignments, _users
 from congruence.app.store.ratings import rating_queue
 from congruence.errors import CongruenceError
+from congruence.table import as_number
 
 
 def create_validation_sample(
@@ -145,23 +146,18 @@ def agreement_report(s: Session, *, sample_id: int | None = None) -> dict[str, A
     return {"sample_id": sample_id, "table2": tables, "kappa_matrices": matrices}
 
 
-def _num(v: Any) -> float | None:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return None
-    return None if f != f else f
-
-
 def _records(df: Any) -> list[dict[str, Any]]:
     return [
-        {k: (_num(v) if k in ("agreement_pct", "kappa") else v) for k, v in r.items()}
+        {k: (as_number(v) if k in ("agreement_pct", "kappa") else v) for k, v in r.items()}
         for r in df.to_dict("records")
     ]
 
 
 def _matrix(m: Any) -> dict[str, Any]:
-    return {"raters": [str(x) for x in m.index], "kappa": [[_num(v) for v in row] for row in m.to_numpy()]}
+    return {
+        "raters": [str(x) for x in m.index],
+        "kappa": [[as_number(v) for v in row] for row in m.to_numpy()],
+    }
 
 
 def validation_samples(s: Session) -> list[dict[str, Any]]:

@@ -6,6 +6,6 @@ Importing this package loads no model. Registry families: ``"text.analyzer"`` (`
 
 from congruence.perception.text.analyzer import TextAnalyzer, text_columns
 from congruence.perception.text.classifier import HFTextClassifier
-from congruence.perception.text.mapping import FER_CLASSES, fer_distribution
+from congruence.perception.text.mapping import fer_distribution
 
-__all__ = ["FER_CLASSES", "HFTextClassifier", "TextAnalyzer", "fer_distribution", "text_columns"]
+__all__ = ["HFTextClassifier", "TextAnalyzer", "fer_distribution", "text_columns"]

@@ -35,6 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from congruence.table import as_number
+
 EGEMAPS_PREFIX = "voice_egemaps_"
 
 
@@ -60,10 +62,6 @@ AROUSAL_INPUTS: tuple[ArousalInput, ...] = (
 )
 
 
-def _finite(x: object) -> bool:
-    return x is not None and isinstance(x, int | float | np.floating | np.integer) and math.isfinite(float(x))
-
-
 def arousal_index(
     z: Mapping[str, float | None], inputs: Sequence[ArousalInput] = AROUSAL_INPUTS
 ) -> float | None:
@@ -78,9 +76,9 @@ def arousal_index(
     num = 0.0
     den = 0.0
     for inp in inputs:
-        v = z.get(inp.column)
-        if _finite(v):
-            num += inp.weight * float(v)  # type: ignore[arg-type]
+        v = as_number(z.get(inp.column))
+        if v is not None:
+            num += inp.weight * v
             den += inp.weight
     if den == 0.0:
         return None
@@ -96,8 +94,8 @@ def reference_z(values: Mapping[str, object], inputs: Sequence[ArousalInput] = A
     """z-scores against the fixed reference values: ``z_i = (x_i - ref_mean_i) / ref_sd_i``."""
     out: dict[str, float | None] = {}
     for inp in inputs:
-        v = values.get(inp.column)
-        out[inp.column] = (float(v) - inp.ref_mean) / inp.ref_sd if _finite(v) else None  # type: ignore[arg-type]
+        v = as_number(values.get(inp.column))
+        out[inp.column] = None if v is None else (v - inp.ref_mean) / inp.ref_sd
     return out
 
 

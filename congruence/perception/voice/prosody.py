@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from congruence.table import as_number
+
 # Praat "To Pitch" needs at least ~3 periods of the floor in its analysis window; two-pass limits
 MIN_VOICED_FRAMES_FOR_SECOND_PASS = 20
 
@@ -99,10 +101,6 @@ def syllable_nuclei(
     return count, float(sounding.sum()) * dt
 
 
-def _clean(x: float) -> float | None:
-    return float(x) if x is not None and math.isfinite(float(x)) else None
-
-
 def measure_prosody(
     samples: np.ndarray,
     sample_rate: int,
@@ -148,18 +146,18 @@ def measure_prosody(
     )
 
     intensity = snd.to_intensity(minimum_pitch=rng.floor, time_step=0.01)
-    out["voice_intensity_mean"] = _clean(call(intensity, "Get mean", 0, 0, "energy"))
-    out["voice_intensity_max"] = _clean(call(intensity, "Get maximum", 0, 0, "Parabolic"))
+    out["voice_intensity_mean"] = as_number(call(intensity, "Get mean", 0, 0, "energy"))
+    out["voice_intensity_max"] = as_number(call(intensity, "Get maximum", 0, 0, "Parabolic"))
 
     if len(voiced_f0):
         points = call(snd, "To PointProcess (periodic, cc)", rng.floor, rng.ceiling)
         # Praat's standard voice-report arguments: period 0.1-20 ms, max period factor 1.3, amp 1.6
-        out["voice_jitter"] = _clean(call(points, "Get jitter (local)", 0, 0, 0.0001, 0.02, 1.3))
-        out["voice_shimmer"] = _clean(
+        out["voice_jitter"] = as_number(call(points, "Get jitter (local)", 0, 0, 0.0001, 0.02, 1.3))
+        out["voice_shimmer"] = as_number(
             call([snd, points], "Get shimmer (local)", 0, 0, 0.0001, 0.02, 1.3, 1.6)
         )
         harm = snd.to_harmonicity_cc(time_step=0.01, minimum_pitch=rng.floor)
-        out["voice_hnr"] = _clean(call(harm, "Get mean", 0, 0))
+        out["voice_hnr"] = as_number(call(harm, "Get mean", 0, 0))
     else:
         out.update(voice_jitter=None, voice_shimmer=None, voice_hnr=None)
 
