@@ -1,4 +1,4 @@
-"""Crash-safe files: atomic writes and an append-only JSONL store of finished work.
+"""Crash-safe files: atomic writes and an append-only JSONL store of finished work; Markdown tables.
 
 Reading tables is the turn-table contract's job (:mod:`congruence.table`).
 
@@ -112,3 +112,30 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, np.ndarray):
         return o.tolist()
     return str(o)
+
+
+def markdown_table(df: Any, *, floatfmt: str = ".3f", missing: str = "") -> str:
+    """A data frame as a GitHub-flavoured Markdown table (index dropped), ending in a newline.
+
+    Floats use ``floatfmt``; a NaN / infinite float prints as ``missing``; ``|`` in a cell is escaped.
+    The one Markdown table writer of the package (evaluation tables, disagreement reports).
+
+    >>> import pandas as pd
+    >>> print(markdown_table(pd.DataFrame({"a": ["x|y"], "b": [float("nan")]}), missing="n/a"), end="")
+    | a | b |
+    | --- | --- |
+    | x\\|y | n/a |
+    """
+    import math
+    import numbers
+
+    def cell(v: object) -> str:
+        if isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral):  # Python and NumPy floats
+            f = float(v)
+            return format(f, floatfmt) if math.isfinite(f) else missing
+        return str(v).replace("|", "\\|")
+
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines) + "\n"

@@ -31,6 +31,7 @@ import pandas as pd
 from congruence.errors import CongruenceError
 from congruence.evaluation import stats
 from congruence.evaluation.pct import HEADLINE_METRICS
+from congruence.io import markdown_table
 
 DISPLAY_NAMES = {
     "empathic_authenticity": "Empathic Authenticity",
@@ -375,18 +376,8 @@ def effect_size_plot(
 
 
 def to_markdown(df: pd.DataFrame, *, floatfmt: str = ".3f") -> str:
-    """A GitHub-flavoured Markdown table (no extra dependency)."""
-
-    def cell(v: object) -> str:
-        if isinstance(v, float | np.floating):
-            return "" if not np.isfinite(v) else format(float(v), floatfmt)
-        return str(v).replace("|", "\\|")
-
-    cols = [str(c) for c in df.columns]
-    lines = ["| " + " | ".join(cols) + " |", "| " + " | ".join("---" for _ in cols) + " |"]
-    for row in df.itertuples(index=False):
-        lines.append("| " + " | ".join(cell(v) for v in row) + " |")
-    return "\n".join(lines) + "\n"
+    """A GitHub-flavoured Markdown table, missing values blank (:func:`congruence.io.markdown_table`)."""
+    return markdown_table(df, floatfmt=floatfmt)
 
 
 def write_table(df: pd.DataFrame, stem: str | Path, *, markdown: pd.DataFrame | None = None) -> list[Path]:

@@ -25,6 +25,7 @@ from congruence.incongruence.disagreement import (
 from congruence.incongruence.evaluation import confusion_markdown
 from congruence.incongruence.features import PAPER_NAMES, embedding_matrix
 from congruence.incongruence.labels import LABELS
+from congruence.io import markdown_table
 
 
 def _figure_paths(fig: Any, stem: Path) -> list[str]:
@@ -118,16 +119,8 @@ def plot_projection(
         plt.close(fig)
 
 
-def _md_table(df: pd.DataFrame, *, floatfmt: str = ".3f") -> str:
-    def cell(v: Any) -> str:
-        if isinstance(v, float | np.floating):
-            return "n/a" if not np.isfinite(v) else format(float(v), floatfmt)
-        return str(v)
-
-    head = "| " + " | ".join(str(c) for c in df.columns) + " |"
-    sep = "|" + "---|" * len(df.columns)
-    rows = ["| " + " | ".join(cell(v) for v in r) + " |" for r in df.itertuples(index=False)]
-    return "\n".join([head, sep, *rows])
+def _md(df: pd.DataFrame) -> str:
+    return markdown_table(df, missing="n/a").rstrip("\n")
 
 
 def _p(v: float) -> str:
@@ -197,16 +190,16 @@ def report_markdown(result: DisagreementResult) -> str:
         "",
         "## Pairwise disagreement rates (Table 2)",
         "",
-        _md_table(r.disagreement.reset_index(names="model")),
+        _md(r.disagreement.reset_index(names="model")),
     ]
     counts = r.quadrant_counts.reset_index(names="modality")
-    out += ["", "## Quadrants per unimodal model vs fusion (Figure 2)", "", _md_table(counts)]
+    out += ["", "## Quadrants per unimodal model vs fusion (Figure 2)", "", _md(counts)]
     out += ["", "; ".join(f"{q}: {QUADRANT_MEANING[q]}" for q in QUADRANTS) + "."]
     for m, df in r.ttests.items():
         out += ["", f"## Features between quadrants of the {m} model ({PAPER_NAMES[m]}; Tables 3-4)", ""]
         out += [ttest_markdown(df)]
     for m, df in r.agreement.items():
-        out += ["", f"## Rater agreement per quadrant of the {m} model (Table 5)", "", _md_table(df)]
+        out += ["", f"## Rater agreement per quadrant of the {m} model (Table 5)", "", _md(df)]
     if r.notes:
         out += ["", "## Notes", "", *[f"- {n}" for n in r.notes]]
     return "\n".join(out) + "\n"
@@ -252,7 +245,7 @@ def write_disagreement(
     write_json(p_prov, prov)
     files["predictions_provenance"] = str(p_prov)
     csv("disagreement_matrix", r.disagreement, index=True)
-    md("disagreement_matrix", _md_table(r.disagreement.reset_index(names="model")) + "\n")
+    md("disagreement_matrix", markdown_table(r.disagreement.reset_index(names="model"), missing="n/a"))
     csv("quadrant_counts", r.quadrant_counts, index=True)
     for m, df in r.ttests.items():
         csv(f"ttests_{m}", df)
