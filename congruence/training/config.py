@@ -57,6 +57,9 @@ class LoraConfig:
 class WeightsConfig:
     scheme: str = "continuous"  # uniform | binary | continuous | engagement
     gamma: float = 1.0  # checked in Config.validate against E-THER eq. 4's range
+    # continuous s: eq. 3 with tau_e = the batch's median VA mismatch (E-THER IV-A-3), or "fixed":
+    # the analysis table's fixed-scale text_face_score
+    tau: Literal["batch_median", "fixed"] = "batch_median"
     lambda_base: Annotated[float, Field(ge=0.0)] = 1.0
     alpha: Annotated[float, Field(ge=0.0)] = 1.0
     normalise: bool = False

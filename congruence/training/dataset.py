@@ -43,8 +43,22 @@ INSTANCE_COLUMNS = (
     "session_id", "turn_index", "split", "client_text", "counsellor_text", "frame_path", "face_present",
     "face_features", "incongruent", "incongruence_type", "incongruence_source", "score", "score_source",
     "engagement", "engagement_source", "valence", "arousal", "dominance", "vad_source", "label_source",
-    "rater",
+    "rater", "score_kind", "face_va", "text_va", "face_cats", "text_cats",
 )  # fmt: skip
+#: The per-turn inputs of E-THER's eq. 3 kept with each instance, so the trainer can compute ``s``
+#: with the batch median ``tau_e`` (congruence.training.weights.batch_scores): the face and text
+#: (valence, arousal) and FER-2013 class distributions (face classifier / text mapping).
+SCORE_INPUTS: dict[str, tuple[str, ...]] = {
+    "face_va": ("face_valence", "face_arousal"),
+    "text_va": ("text_valence", "text_arousal"),
+    "face_cats": tuple(f"face_expr_{c}" for c in FER_CLASSES),
+    "text_cats": tuple(f"text_cat_{c}" for c in FER_CLASSES),
+}
+
+
+def _vector(row: pd.Series, columns: Sequence[str]) -> list[float] | None:
+    values = [as_number(row.get(c)) for c in columns]
+    return None if any(v is None for v in values) else [float(v) for v in values if v is not None]
 
 
 def read_turn_tables(paths: Iterable[str | Path]) -> list[tuple[pd.DataFrame, Path]]:
@@ -106,11 +120,11 @@ def instance_from_row(row: pd.Series, *, frames_root: Path, score_from: str = "a
     if score_from not in ("auto", "model", "label"):
         raise CongruenceError(f"Unknown score_from {score_from!r}.", "Use auto, model or label.")
     if model_s is not None and (score_from == "model" or (score_from == "auto" and isrc != "human")):
-        score, ssrc = min(max(model_s, 0.0), 1.0), "model"
+        score, ssrc, skind = min(max(model_s, 0.0), 1.0), "model", "continuous"
     elif i is not None:
-        score, ssrc = float(i), isrc
+        score, ssrc, skind = float(i), isrc, "indicator"
     else:
-        score, ssrc = None, "none"
+        score, ssrc, skind = None, "none", None
 
     eng_h, eng_m = as_number(row.get("ann_engagement")), as_number(row.get("face_engagement"))
     if eng_h is not None:
@@ -158,6 +172,9 @@ def instance_from_row(row: pd.Series, *, frames_root: Path, score_from: str = "a
         "vad_source": vsrc,
         "label_source": label_source,
         "rater": str(row["ann_rater"]) if not is_blank(row.get("ann_rater")) else None,
+        # "continuous": s is eq. 3's (the trainer may recompute it per batch); "indicator": s = I
+        "score_kind": skind,
+        **{name: _vector(row, cols) for name, cols in SCORE_INPUTS.items()},
     }
 
 

@@ -24,9 +24,10 @@ import pandas as pd
 import torch
 
 from congruence.errors import CongruenceError
+from congruence.incongruence.scores import LAMBDA
 from congruence.training.config import Config
 from congruence.training.dropout import dropout_mask, remove_emotional_cues
-from congruence.training.weights import sample_weights
+from congruence.training.weights import batch_scores, sample_weights
 
 IGNORE = -100
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -113,6 +114,7 @@ class Collator:
     encoder: TextEncoder
     scheme: str = "continuous"
     gamma: float = 1.0
+    tau: str = "batch_median"
     lambda_base: float = 1.0
     alpha: float = 1.0
     normalise: bool = False
@@ -130,6 +132,8 @@ class Collator:
             return np.ones(len(batch))
         col = {"binary": "incongruent", "continuous": "score", "engagement": "engagement"}.get(self.scheme)
         vals = [float(b[col]) for b in batch] if col else None
+        if self.scheme == "continuous" and self.tau == "batch_median" and vals is not None:
+            vals = self.batch_scores(batch, vals).tolist()
         return sample_weights(
             self.scheme,
             n=len(batch),
@@ -140,6 +144,18 @@ class Collator:
             lambda_base=self.lambda_base,
             alpha=self.alpha,
             normalise=self.normalise,
+        )
+
+    @staticmethod
+    def batch_scores(batch: Sequence[dict[str, Any]], fallback: Sequence[float]) -> np.ndarray:
+        """E-THER's ``s`` for this batch (eq. 3, ``tau_e`` = the batch median VA mismatch) where the
+        instance's score is the model's continuous one and its inputs are there; ``s = I`` rows and
+        rows without inputs keep their score (:func:`congruence.training.weights.batch_scores`)."""
+        return batch_scores(
+            fallback,
+            *([b.get(k) for b in batch] for k in ("face_va", "text_va", "face_cats", "text_cats")),
+            lam=LAMBDA,
+            recompute=[b.get("score_kind") == "continuous" for b in batch],
         )
 
     def __call__(self, batch: Sequence[dict[str, Any]]) -> dict[str, torch.Tensor]:
@@ -439,7 +455,8 @@ def make_collators(cfg: Config, tok: Any, processor: Any = None) -> tuple[Collat
     enc = make_encoder(cfg, tok, processor)
     w = cfg.weights
     common: dict[str, Any] = {
-        "encoder": enc, "scheme": w.scheme, "gamma": w.gamma, "lambda_base": w.lambda_base, "alpha": w.alpha,
+        "encoder": enc, "scheme": w.scheme, "gamma": w.gamma, "tau": w.tau, "lambda_base": w.lambda_base,
+        "alpha": w.alpha,
         "normalise": w.normalise, "use_face": not cfg.model.text_only,
     }  # fmt: skip
     return (

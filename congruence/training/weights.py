@@ -13,8 +13,10 @@ scheme              weight                                           source
 
 The continuous score ``s`` of eq. 3 divides the VA mismatch by ``tau_e``; the paper takes ``tau_e``
 as the *batch median* mismatch, a training-time statistic: :func:`batch_median_scores` is that
-form. The analysis table's ``*_score`` columns use a fixed scale instead
-(:data:`congruence.incongruence.scores.TAU_FIXED`) so that they mean the same in every session.
+form, and :func:`batch_scores` applies it to a training batch (the trainer's default,
+``weights.tau = "batch_median"``). The analysis table's ``*_score`` columns use a fixed scale
+instead (:data:`congruence.incongruence.scores.TAU_FIXED`) so that they mean the same in every
+session; ``weights.tau = "fixed"`` trains on those.
 
 Optional batch-mean normalisation ``w_i <- w_i / mean_B(w)`` (note ii under eq. 5) keeps the
 batch-mean weight at 1 without changing the relative emphasis. The objective is
@@ -38,6 +40,9 @@ from congruence.errors import CongruenceError
 
 Scheme = Literal["uniform", "binary", "continuous", "engagement"]
 SCHEMES: tuple[str, ...] = ("uniform", "binary", "continuous", "engagement")
+#: Where the continuous scheme's ``s`` comes from: eq. 3 with the batch median ``tau_e`` (the paper),
+#: or the analysis table's fixed-scale score.
+TAU_MODES: tuple[str, ...] = ("batch_median", "fixed")
 GAMMA_RANGE = (0.8, 1.2)
 
 
@@ -124,6 +129,52 @@ def batch_median_scores(
     return ether_score(e_v, e_t, z_v, z_t, tau_e=None, lam=lam)
 
 
+def batch_scores(
+    fallback: ArrayLike,
+    e_v: Sequence[Sequence[float] | None],
+    e_t: Sequence[Sequence[float] | None],
+    z_v: Sequence[Sequence[float] | None] | None = None,
+    z_t: Sequence[Sequence[float] | None] | None = None,
+    *,
+    lam: float = 0.5,
+    recompute: Sequence[bool] | None = None,
+) -> np.ndarray:
+    """``s`` of one training batch as E-THER computes it (eq. 3, ``tau_e`` = this batch's median).
+
+    ``tau_e`` is the median VA mismatch over the batch's rows with both VA pairs (``e_v``, ``e_t``;
+    ``None`` where missing). Rows with those and, when ``lam > 0``, both category distributions
+    get :func:`batch_median_scores`; every other row keeps its ``fallback`` (the analysis table's
+    fixed-scale score). ``recompute`` (default: every row) marks the rows whose ``s`` is an
+    estimate; the others keep ``fallback`` too (``s = I`` from a human label, note i) while their
+    VA pairs still count towards the batch median.
+
+    >>> batch_scores([0.0, 0.3, 1.0], [[0, 0], [0, 0], None], [[0.1, 0], [0.3, 0], None], lam=0).tolist()
+    [0.5, 1.0, 1.0]
+    """
+    fb = np.asarray(fallback, dtype=np.float64).reshape(-1)
+    n = fb.size
+    if len(e_v) != n or len(e_t) != n:
+        raise ValueError(f"{n} fallback scores but {len(e_v)} / {len(e_t)} VA rows")
+
+    def matrix(rows: Sequence[Sequence[float] | None] | None, width: int) -> np.ndarray:
+        out = np.full((n, width), np.nan)
+        for i, r in enumerate(rows or [None] * n):
+            if isinstance(r, list | tuple | np.ndarray) and len(r) == width:
+                out[i] = np.asarray(r, dtype=np.float64)
+        return out
+
+    ev, et = matrix(e_v, 2), matrix(e_t, 2)
+    if lam > 0:
+        width = next((len(r) for r in (*(z_v or ()), *(z_t or ())) if r is not None), 0)
+        if width == 0:  # no distributions at all: no row can have the full eq. 3
+            return fb
+        s = batch_median_scores(ev, et, matrix(z_v, width), matrix(z_t, width), lam=lam)
+    else:
+        s = batch_median_scores(ev, et, None, None, lam=0.0)
+    mask = np.ones(n, dtype=bool) if recompute is None else np.asarray(recompute, dtype=bool).reshape(-1)
+    return np.where(mask & np.isfinite(s), s, fb)
+
+
 def normalise_batch(weights: ArrayLike) -> np.ndarray:
     """``w_i <- w_i / (1/|B| sum_j w_j)``: batch-mean weight 1, same ratios (E-THER note ii, eq. 5).
 
@@ -181,7 +232,9 @@ def _need(x: Sequence[float] | np.ndarray | None, what: str, scheme: str) -> Seq
 __all__ = [
     "GAMMA_RANGE",
     "SCHEMES",
+    "TAU_MODES",
     "batch_median_scores",
+    "batch_scores",
     "binary_weights",
     "continuous_weights",
     "engagement_weights",
