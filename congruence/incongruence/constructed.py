@@ -214,7 +214,7 @@ def build_cases(
     for clip in clips:
         frames = clip_frames(clip, fps=fps)
         face_vals[clip.name] = _flat(fa.analyze_turn(frames, key_time=frames[0].time).values)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for clip in clips:
         for (sentence, group), tv in zip(sentences, text_vals, strict=True):
             exp = expected_label(group, clip.expression)

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -381,15 +381,11 @@ def analyze_disagreement(
     from congruence.incongruence.factory import model_factory
 
     make_fusion = model_factory(fusion, observed, seed=seed, **dict(fusion_options or {}))
-    results = {
-        m: cross_validate(
-            lambda m=m: IncongruenceDetector(modalities=(m,), random_state=seed, **uni_opts),
-            table,
-            n_splits=n_splits,
-            seed=seed,
-        )
-        for m in modalities
-    }
+
+    def unimodal(m: str) -> Callable[[], IncongruenceDetector]:
+        return lambda: IncongruenceDetector(modalities=(m,), random_state=seed, **uni_opts)
+
+    results = {m: cross_validate(unimodal(m), table, n_splits=n_splits, seed=seed) for m in modalities}
     results[FUSION] = cross_validate(make_fusion, table, n_splits=n_splits, seed=seed)
     base = results[FUSION].predictions
     classes = LABELS

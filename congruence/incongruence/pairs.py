@@ -118,6 +118,8 @@ def pair_scores(
     raw_t = _num(table, [verbal.valence, verbal.arousal])
     e_v = np.column_stack(referenced(raw_v[:, 0], raw_v[:, 1], vision.neutral))
     e_t = np.column_stack(referenced(raw_t[:, 0], raw_t[:, 1], verbal.neutral))
+    z_v: np.ndarray | None
+    z_t: np.ndarray | None
     if vision.categories and verbal.categories:
         z_v, z_t = _num(table, vision.categories), _num(table, verbal.categories)
     elif lam > 0:  # no shared space: the cosine term, and so the score, is unavailable

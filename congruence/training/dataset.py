@@ -221,10 +221,13 @@ def build_instances(
 
     Client turns without a following counsellor turn have no target and are left out.
     """
-    if tables and not isinstance(tables[0], tuple):
-        tables = read_turn_tables(tables)  # type: ignore[arg-type]
+    pairs: Sequence[tuple[pd.DataFrame, Path]] = (
+        read_turn_tables(tables)  # type: ignore[arg-type]
+        if tables and not isinstance(tables[0], tuple)
+        else tables  # type: ignore[assignment]
+    )
     rows = []
-    for table, root in tables:  # type: ignore[misc]
+    for table, root in pairs:
         check_columns(table, where=f"from {root}")
         for _, r in table.iterrows():
             if not is_blank(r["text"]) and not is_blank(r["counsellor_text"]):

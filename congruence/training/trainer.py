@@ -246,7 +246,7 @@ def _trainer_cls() -> type:
         def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
             from safetensors.torch import save_file
 
-            out = Path(output_dir or self.args.output_dir)
+            out = Path(output_dir or str(self.args.output_dir))
             out.mkdir(parents=True, exist_ok=True)
             model = self.accelerator.unwrap_model(self.model)
             tensors = {

@@ -229,7 +229,8 @@ class Wav2Vec2SER:
         model = self._load()
         x = np.asarray(audio.samples, dtype=np.float32)
         win = max(1, int(self.max_window_s * audio.sample_rate))
-        outs, weights = [], []
+        outs: list[np.ndarray] = []
+        weights: list[int] = []
         with torch.inference_mode():
             for start in range(0, len(x), win):
                 chunk = x[start : start + win]
