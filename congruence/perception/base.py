@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+import numpy as np
 import pandas as pd
 
 from congruence.provenance import Provenance
@@ -36,6 +37,10 @@ class Features:
     provenance: dict[str, Provenance] = field(default_factory=dict)
     # large or non-tabular results (e.g. an encoded key-frame thumbnail); not written to the table
     artifacts: dict[str, Any] = field(default_factory=dict)
+
+    def row(self) -> dict[str, Any]:
+        """The values as turn-table cells: NumPy arrays (embeddings) as lists, the rest as they are."""
+        return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in self.values.items()}
 
 
 @runtime_checkable

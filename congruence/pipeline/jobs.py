@@ -71,7 +71,7 @@ class Analyzers:
 
 
 def flatten(feats: Features) -> dict[str, Any]:
-    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in feats.values.items()}
+    return feats.row()
 
 
 def route_frames(frames: Iterator[Frame], turns: Sequence[Turn]) -> Iterator[tuple[Turn, list[Frame]]]:
