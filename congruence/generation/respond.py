@@ -29,7 +29,6 @@ Columns added to a turn table (:data:`RESPONSE_COLUMNS`, provenance in :func:`re
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -55,6 +54,16 @@ from congruence.generation.safety import (
     directive_count,
     remove_clinical_claims,
     safe_message,
+)
+from congruence.generation.session import (
+    _context,
+    _is_client,
+    _load_image,
+    _ResultFile,
+    _row_get,
+    _turn_key,
+    failure_summary,
+    read_results,
 )
 from congruence.provenance import Kind, Provenance
 
@@ -172,18 +181,6 @@ def collect(
     good = [s for s in samples if s.ok] or samples
     kept = good[median_length_index([len(s.response) for s in good])]
     return kept, samples, calls
-
-
-def _row_get(row: Mapping[str, Any], key: str) -> Any:
-    v = row.get(key)
-    try:
-        import pandas as pd
-
-        if v is not None and not isinstance(v, (list, tuple, dict)) and pd.isna(v):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return v
 
 
 class Responder:
@@ -515,135 +512,10 @@ def response_provenance(responder: Responder | None = None) -> dict[str, Provena
     }
 
 
-def _is_client(row: Mapping[str, Any]) -> bool:
-    role = _row_get(row, "role")
-    if role is None:
-        return True
-    return str(getattr(role, "value", role)).strip().lower() in ("client", "patient")
-
-
-def _turn_key(row: Mapping[str, Any], position: int) -> str:
-    session = _row_get(row, "session_id")
-    turn = next(
-        (_row_get(row, k) for k in ("turn_index", "turn", "index") if _row_get(row, k) is not None), None
-    )
-    turn = position if turn is None else turn
-    if isinstance(turn, float) and turn.is_integer():
-        turn = int(turn)
-    return f"{session if session is not None else ''}#{turn}"
-
-
-def _context(rows: list[dict[str, Any]], i: int, text_col: str, n: int) -> list[DialogueTurn]:
-    """Up to ``n`` turns before row ``i`` in its session, from the input rows only."""
-    if n <= 0:
-        return []
-    session = _row_get(rows[i], "session_id")
-    turns: list[DialogueTurn] = []
-    for r in rows[:i]:
-        if _row_get(r, "session_id") != session:
-            continue
-        text = _row_get(r, text_col)
-        if _is_client(r):
-            if text:
-                turns.append(DialogueTurn("client", str(text), r))
-            follow = _row_get(r, "counsellor_text")
-            if follow:
-                turns.append(DialogueTurn("counsellor", str(follow)))
-        elif text:
-            turns.append(DialogueTurn("counsellor", str(text)))
-    return turns[-n:]
-
-
-def _load_image(row: Mapping[str, Any], root: str | os.PathLike[str] | None) -> Any:
-    rel = next(
-        (_row_get(row, k) for k in ("face_key_crop_file", "face_image", "image_path") if _row_get(row, k)),
-        None,
-    )
-    if not rel:
-        return None
-    path = Path(rel) if root is None or Path(rel).is_absolute() else Path(root) / rel
-    if not path.is_file():
-        return None  # a missing frame is missing data: the reply is made from the words and affect
-    import numpy as np
-    from PIL import Image
-
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
-
-
-class _ResultFile:
-    """Append-only JSONL of finished turns (one fsync'ed line each) that a re-run resumes from."""
-
-    def __init__(self, path: Path, settings: dict[str, Any], *, resume: bool) -> None:
-        from congruence.io import JsonlStore
-
-        self.path = path
-        if path.exists() and not resume:
-            raise CongruenceError(
-                f"{path} already exists and resume is off.", "Delete it, choose another --out, or resume."
-            )
-        self.settings = settings
-        for rec in read_results(path) if path.exists() else []:
-            if rec.get("settings") != settings:
-                raise CongruenceError(
-                    f"{path} holds responses made with other settings "
-                    f"({_diff(rec.get('settings'), settings)}).",
-                    "Use a new --out file for new settings, or run with the settings the file was made with.",
-                )
-        self._store = JsonlStore(path)
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        rec = self._store.get(key)
-        return dict(rec["row"]) if rec is not None else None
-
-    def put(self, key: str, reply: Reply) -> None:
-        self._store.put(key, {"settings": self.settings, "row": reply.row(), "samples": list(reply.samples)})
-
-
-def _diff(old: Any, new: Mapping[str, Any]) -> str:
-    if not isinstance(old, Mapping):
-        return "unknown settings"
-    changed = [f"{k}: {old.get(k)!r} -> {v!r}" for k, v in new.items() if old.get(k) != v]
-    return "; ".join(changed) or "unknown settings"
-
-
-def read_results(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The records of a batch results file (torn last lines skipped)."""
-    out = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(rec, dict) and "key" in rec:
-                out.append(rec)
-    return out
-
-
 def add_responses(table: Any, *, responder: Responder | None = None, out: Any = None, **options: Any) -> Any:
     """Convenience for ``congruence analyze --respond``: a default :class:`Responder` over a table."""
     r = responder or Responder(**options)
     return r.respond_table(table, out=out)
-
-
-def failure_summary(statuses: Sequence[Any], flags: Sequence[Any]) -> str | None:
-    """One line on the replies that failed and why, or ``None`` when none failed.
-
-    ``statuses`` and ``flags`` are the ``response_status`` / ``response_flags`` columns.
-
-    >>> failure_summary(["generated", "failed", "failed", None],
-    ...                 ["", "degenerate:repetition;retries_exhausted", "parse_failed", None])
-    '2 of 3 replies failed: repetition 1, parse_failed 1.'
-    """
-    from congruence.generation.degenerate import failure_counts
-
-    pairs = [(s, f) for s, f in zip(statuses, flags, strict=True) if isinstance(s, str) and s]
-    failed = [f for s, f in pairs if s == "failed"]
-    if not failed:
-        return None
-    why = ", ".join(f"{k} {v}" for k, v in failure_counts(failed).most_common())
-    return f"{len(failed)} of {len(pairs)} replies failed: {why or 'no reply text'}."
 
 
 def iter_replies(table: Any) -> Iterable[dict[str, Any]]:
