@@ -1,9 +1,14 @@
 """`congruence analyze --respond`: a reply per client turn in the table, the summary and the report,
-generated through a real OpenAI-protocol server on loopback, resumed on a re-run."""
+generated through a real OpenAI-protocol server on loopback, resumed on a re-run.
+
+The demo is analysed once per module (``analysed``); a test that writes gets its own copy of that
+folder, whose analysis cache makes its ``analyze --respond`` run add only the replies.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +26,20 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return build_demo_session(tmp_path_factory.mktemp("demo"))
 
 
+@pytest.fixture(scope="module")
+def analysed(demo, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo analysed once (table, report, analysis cache); tests copy it before writing."""
+    media, transcript = demo
+    out = tmp_path_factory.mktemp("analysed") / "out"
+    res = runner.invoke(app, ["analyze", str(media), "--transcript", str(transcript), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def _copy(analysed: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(analysed, tmp_path / "out"))
+
+
 def _config(path: Path, base_url: str, *, send_images: bool = True, model: str = "echo") -> Path:
     path.write_text(
         '[respond]\nstrategy = "incongruence"\nbackend = "openai"\nn_samples = 3\n'
@@ -30,9 +49,9 @@ def _config(path: Path, base_url: str, *, send_images: bool = True, model: str =
     return path
 
 
-def test_analyze_respond_adds_replies_to_table_summary_and_report(demo, server, tmp_path) -> None:
+def test_analyze_respond_adds_replies_to_table_summary_and_report(demo, analysed, server, tmp_path) -> None:
     media, transcript = demo
-    out = tmp_path / "out"
+    out = _copy(analysed, tmp_path)
     args = ["analyze", str(media), "--transcript", str(transcript), "--out", str(out),
             "--config", str(_config(tmp_path / "c.toml", server.base_url)), "--respond"]  # fmt: skip
     res = runner.invoke(app, args)
@@ -62,9 +81,11 @@ def test_analyze_respond_adds_replies_to_table_summary_and_report(demo, server, 
     assert server.calls("echo") == 3 * n
 
 
-def test_degenerate_replies_are_failed_and_the_console_and_report_say_why(demo, server, tmp_path) -> None:
+def test_degenerate_replies_are_failed_and_the_console_and_report_say_why(
+    demo, analysed, server, tmp_path
+) -> None:
     media, transcript = demo
-    out = tmp_path / "out"
+    out = _copy(analysed, tmp_path)
     cfg = _config(tmp_path / "c.toml", server.base_url, model="junk")
     res = runner.invoke(
         app, ["analyze", str(media), "-t", str(transcript), "-o", str(out), "-c", str(cfg), "--respond"]
@@ -79,10 +100,21 @@ def test_degenerate_replies_are_failed_and_the_console_and_report_say_why(demo, 
     assert 'id="response-failures"' in html and f"{n} of {n} replies failed" in html
 
 
-def test_faces_stay_on_the_machine_unless_the_backend_is_set_to_send_them(demo, server, tmp_path) -> None:
+def test_faces_stay_on_the_machine_unless_the_backend_is_set_to_send_them(
+    demo, analysed, server, tmp_path
+) -> None:
     media, transcript = demo
     cfg = _config(tmp_path / "c.toml", server.base_url, send_images=False)
-    args = ["analyze", str(media), "-t", str(transcript), "-o", str(tmp_path / "o"), "-c", str(cfg)]
+    args = [
+        "analyze",
+        str(media),
+        "-t",
+        str(transcript),
+        "-o",
+        str(_copy(analysed, tmp_path)),
+        "-c",
+        str(cfg),
+    ]
     res = runner.invoke(app, [*args, "--respond"])
     assert res.exit_code == 0, res.output
     assert server.requests
@@ -90,12 +122,9 @@ def test_faces_stay_on_the_machine_unless_the_backend_is_set_to_send_them(demo, 
         assert all(isinstance(m["content"], str) for m in body["messages"])
 
 
-def test_analyze_without_respond_has_no_reply_columns(demo, tmp_path) -> None:
-    media, transcript = demo
-    res = runner.invoke(app, ["analyze", str(media), "--transcript", str(transcript), "--out", str(tmp_path)])
-    assert res.exit_code == 0, res.output
-    assert not any(c.startswith("response_") for c in pd.read_parquet(tmp_path / "turns.parquet").columns)
-    assert 'id="response-table"' not in (tmp_path / "report.html").read_text()
+def test_analyze_without_respond_has_no_reply_columns(analysed) -> None:
+    assert not any(c.startswith("response_") for c in pd.read_parquet(analysed / "turns.parquet").columns)
+    assert 'id="response-table"' not in (analysed / "report.html").read_text()
 
 
 def test_a_bad_respond_setting_is_a_clear_error(demo, tmp_path) -> None:
@@ -109,11 +138,8 @@ def test_a_bad_respond_setting_is_a_clear_error(demo, tmp_path) -> None:
     assert not (tmp_path / "o" / ".cache").exists()  # refused before any work started
 
 
-def test_respond_takes_an_analysis_folder(demo, server, tmp_path) -> None:
-    media, transcript = demo
-    out = tmp_path / "out"
-    res = runner.invoke(app, ["analyze", str(media), "-t", str(transcript), "-o", str(out)])
-    assert res.exit_code == 0, res.output
+def test_respond_takes_an_analysis_folder(analysed, server, tmp_path) -> None:
+    out = _copy(analysed, tmp_path)
     args = ["respond", "--table", str(out), "--backend", "openai", "--base-url", server.base_url,
             "--model", "echo", "--image-text", "--table-out", str(tmp_path / "r.parquet")]  # fmt: skip
     res = runner.invoke(app, args)
