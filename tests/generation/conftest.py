@@ -14,7 +14,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,18 +68,22 @@ class ChatServer:
     - ``needs-key``: 401 unless ``Authorization: Bearer sekrit``
     - ``not-json``: 200 with a body that is not a chat completion
     - ``smollm2``: the real SmolLM2 (transformers engine) answers
+    - a name in ``scripts``: ``scripts[name](messages, seed, n)`` writes the reply (n = that model's
+      request count), so protocol tests choose the replies and still go through HTTP and the client
     """
 
     base_url: str
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    scripts: dict[str, Callable[[list[dict[str, Any]], int | None, int], str]] = field(default_factory=dict)
     smol: Any = None
 
     def reset(self) -> None:
         self.requests.clear()
         self.headers.clear()
         self.counts.clear()
+        self.scripts.clear()
 
     def calls(self, model: str) -> int:
         return self.counts.get(model, 0)
@@ -162,6 +166,8 @@ def _build_app(state: ChatServer) -> Any:
                 max_tokens=body.get("max_tokens", 32),
                 seed=body.get("seed"),
             )
+        elif model in state.scripts:
+            text = state.scripts[model](body["messages"], body.get("seed"), n)
         elif model == "judge":
             text = _judge_reply(body["messages"])
         elif model == "junk":  # what SmolLM2 wrote here (issue 15): the form kept, the reply degenerate

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import pandas as pd
 import pytest
 
 from congruence.errors import CongruenceError
+from congruence.generation.backends import OpenAIBackend
 from congruence.generation.parsing import parse_reply
 from congruence.generation.respond import (
     RESPONSE_COLUMNS,
@@ -20,21 +22,40 @@ from congruence.generation.respond import (
 from congruence.generation.safety import SAFE_MESSAGE, remove_clinical_claims
 from congruence.provenance import Kind
 
+from .conftest import ChatServer
 
-class Scripted:
-    """A deterministic chat backend for protocol logic: replies come from ``script(messages, seed, call)``."""
+SERVER: ChatServer | None = None
 
-    name = "scripted"
+
+@pytest.fixture(autouse=True)
+def _through_http(server: ChatServer) -> Iterator[None]:
+    # the protocol under test is the client's: every scripted reply travels through the real local
+    # OpenAI-protocol server and the real HTTP backend
+    global SERVER
+    SERVER = server
+    yield
+    SERVER = None
+
+
+class Scripted(OpenAIBackend):
+    """A chat backend for protocol logic: the local server answers with ``script(messages, seed, call)``."""
 
     def __init__(self, script):
-        self.script = script
-        self.calls: list[dict] = []
+        assert SERVER is not None
+        self.model_name = f"script-{len(SERVER.scripts)}"
+        SERVER.scripts[self.model_name] = script
+        super().__init__(base_url=SERVER.base_url, model=self.model_name, max_retries=0)
+        self.name = "scripted"
 
-    def complete(self, messages, *, temperature=0.7, max_tokens=160, seed=None):
-        self.calls.append(
-            {"messages": messages, "temperature": temperature, "max_tokens": max_tokens, "seed": seed}
-        )
-        return self.script(messages, seed, len(self.calls))
+    @property
+    def calls(self) -> list[dict]:
+        """The requests the server received for this backend, as the client sent them."""
+        assert SERVER is not None
+        return [
+            {k: body.get(k) for k in ("messages", "temperature", "max_tokens", "seed")}
+            for body in SERVER.requests
+            if body["model"] == self.model_name
+        ]
 
 
 def cycle(*replies):
