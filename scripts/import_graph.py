@@ -13,7 +13,7 @@ strings are not imports: they are resolved on demand, which is the point of a st
 
 The stage order (docs/architecture.md): a module of a lower layer never imports a higher layer at
 module level. Entry points (the package root, ``analyze``, ``cli``, each stage's ``cli`` and
-``__main__``) and the orchestration (``pipeline``) stand above every stage.
+``__main__``) and the orchestration (``pipeline``, ``corpus``) stand above every stage.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("training", (f"{PACKAGE}.training",)),
     ("evaluation", (f"{PACKAGE}.evaluation",)),
     ("reporting/app", (f"{PACKAGE}.reporting", f"{PACKAGE}.app")),
-    ("orchestration", (f"{PACKAGE}.pipeline",)),
+    ("orchestration", (f"{PACKAGE}.pipeline", f"{PACKAGE}.corpus")),
     ("entry points", (PACKAGE, f"{PACKAGE}.analyze", f"{PACKAGE}.cli")),
 )
 ENTRY_SUFFIXES = (".cli", ".__main__")

@@ -46,8 +46,8 @@ def analyze(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from congruence import quiet
-    from congruence.cli import err
     from congruence.config import AnalysisConfig
+    from congruence.console import err
     from congruence.corpus.run import analyze_corpus
 
     cfg = AnalysisConfig.load(config)
@@ -113,7 +113,7 @@ def analyze(
 
 def register(app: typer.Typer) -> None:
     """Add the ``corpus`` group to ``app``."""
-    from congruence.cli import examples, user_errors
+    from congruence.console import examples, user_errors
 
     corpus = typer.Typer(help="Many sessions at once, on Ray (a laptop or a cluster).", no_args_is_help=True)
     corpus.command(

@@ -120,8 +120,8 @@ def write_corpus_report(root: str | Path, *, n_slowest: int = 10) -> Path:
 
     from jinja2 import Environment
 
-    from congruence import __version__
     from congruence.io import write_atomic
+    from congruence.version import __version__
 
     root = Path(root)
     manifest = turn_table.read_corpus_manifest(root)

@@ -25,12 +25,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from congruence import __version__
 from congruence import table as turn_table
 from congruence.config import AnalysisConfig
 from congruence.corpus.sources import Problem, SessionSource, is_uri, load_sources
 from congruence.errors import CongruenceError
 from congruence.io import write_json
+from congruence.version import __version__
 
 #: statuses of a session in ``corpus.json``
 DONE, FAILED, PENDING, RUNNING = turn_table.DONE, "failed", "pending", "running"
