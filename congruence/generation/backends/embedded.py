@@ -37,6 +37,20 @@ def _complete(folder: Path) -> bool:
     return (folder / "config.json").is_file() or (folder / "genai_config.json").is_file()
 
 
+def run_onnx_builder(hf: Path, out: Path, work: Path, precision: str, *, model: str | None = None) -> None:
+    """The onnxruntime-genai model builder on a transformers folder, offline, in a subprocess
+    (shared by the embedded SmolLM2 and the Qwen backend); its stderr in the error if it fails."""
+    cmd = [sys.executable, "-m", "onnxruntime_genai.models.builder", *(["-m", model] if model else []),
+           "-i", str(hf), "-o", str(out), "-p", precision, "-e", "cpu", "-c", str(work)]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if res.returncode != 0 or not _complete(out):
+        raise ModelUnavailableError(
+            f"The ONNX Runtime GenAI builder failed: {res.stderr.strip()[-600:]}",
+            "Use engine='transformers', or check the onnx / onnx-ir / onnxruntime-genai versions.",
+        )
+
+
 def smollm2_safetensors(root: Path | None = None) -> Path:
     """The SmolLM2 GGUF converted to a transformers safetensors folder, made once and cached.
 
@@ -96,15 +110,7 @@ def smollm2_onnx(precision: str = "int8", root: Path | None = None) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
     work = Path(tempfile.mkdtemp(prefix=".onnx-build.", dir=root))
     try:
-        cmd = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-m", SMOLLM2_NAME, "-i", str(hf),
-               "-o", str(tmp), "-p", precision, "-e", "cpu", "-c", str(work)]  # fmt: skip
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-        res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-        if res.returncode != 0 or not _complete(tmp):
-            raise ModelUnavailableError(
-                f"The ONNX Runtime GenAI builder failed: {res.stderr.strip()[-600:]}",
-                "Use engine='transformers', or check the onnx / onnx-ir / onnxruntime-genai versions.",
-            )
+        run_onnx_builder(hf, tmp, work, precision, model=SMOLLM2_NAME)
         _publish_dir(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -26,7 +26,7 @@ from typing import Any
 
 from congruence.errors import CongruenceError, ModelUnavailableError
 from congruence.generation.backends.base import Usage
-from congruence.generation.backends.embedded import _complete, _publish_dir
+from congruence.generation.backends.embedded import _complete, _publish_dir, run_onnx_builder
 from congruence.generation.backends.local_hf import TransformersBackend
 from congruence.generation.backends.onnx_genai import OnnxGenAIBackend, onnx_builder_available
 from congruence.paths import cache_dir, package_dir
@@ -186,14 +186,7 @@ def qwen_onnx(size: str = "1.5b", precision: str = "int4", root: Path | None = N
                 f"Dequantising {gguf.name} failed: {res.stderr.strip()[-600:]}",
                 "Check free memory (about 8 GB is needed once), or use engine='transformers'.",
             )
-        cmd = [sys.executable, "-m", "onnxruntime_genai.models.builder", "-i", str(hf), "-o", str(tmp),
-               "-p", precision, "-e", "cpu", "-c", str(work)]  # fmt: skip
-        res = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-        if res.returncode != 0 or not _complete(tmp):
-            raise ModelUnavailableError(
-                f"The ONNX Runtime GenAI builder failed: {res.stderr.strip()[-600:]}",
-                "Use engine='transformers', or check the onnx / onnx-ir / onnxruntime-genai versions.",
-            )
+        run_onnx_builder(hf, tmp, work, precision)
         _publish_dir(tmp, target)
     finally:
         for d in (hf, tmp, work):
