@@ -10,7 +10,7 @@ from congruence.examples import DEMO_DIR
 from congruence.generation.respond import Responder
 from congruence.pipeline.run import analyze
 
-from .test_respond import cycle
+from .test_respond import _through_http, cycle  # noqa: F401  (autouse: cycle() replies through the local server)
 
 
 def test_a_given_responder_is_reused_and_none_is_built(tmp_path, monkeypatch):
