@@ -20,7 +20,7 @@ from congruence.errors import CongruenceError
 from congruence.provenance import Kind, Provenance
 from congruence.reporting.images import jpeg_data_uri, load_crop, thumbnail
 from congruence.reporting.timeline import MODALITIES, TimelineTurn, timeline_svg
-from congruence.table import PAIR_NAMES, TABLE_FILE, TurnTable
+from congruence.table import PAIR_NAMES, TABLE_FILE, TurnTable, as_number
 from congruence.table import read as read_turn_table
 
 if TYPE_CHECKING:
@@ -67,21 +67,6 @@ def load_output(out_dir: str | Path) -> AnalysisOutput:
 
 
 # ---------------------------------------------------------------- pure helpers
-
-
-def number(value: Any) -> float | None:
-    """A finite float, or ``None`` for a missing value (None, NaN, pd.NA, text).
-
-    >>> number(0.5), number(None), number(float("nan")), number("x")
-    (0.5, None, None, None)
-    """
-    if value is None or value is pd.NA or isinstance(value, bool | str):
-        return None
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None
 
 
 def text_or_none(value: Any) -> str | None:
@@ -187,7 +172,7 @@ def _pairs(table: pd.DataFrame) -> list[str]:
 
 
 def _all_missing(table: pd.DataFrame, col: str) -> bool:
-    return col not in table.columns or all(number(v) is None for v in table[col])
+    return col not in table.columns or all(as_number(v) is None for v in table[col])
 
 
 def _is_proxy(provenance: Mapping[str, Provenance], col: str) -> bool:
@@ -218,12 +203,12 @@ def _row(
     pair_cells = []
     for name in pairs:
         kind = text_or_none(r.get(f"{name}_type"))
-        dis = number(r.get(f"{name}_dissonance"))
+        dis = as_number(r.get(f"{name}_dissonance"))
         pair_cells.append(
             {
                 "name": name,
                 "label": PAIR_LABELS.get(name, name.replace("_", "–")),
-                "score": number(r.get(f"{name}_score")),
+                "score": as_number(r.get(f"{name}_score")),
                 "dissonance": None if dis is None else int(dis),
                 "type": kind,
                 "arousal_only": name in arousal_only,
@@ -237,7 +222,7 @@ def _row(
         for c in hl
         if (c["type"] not in (None, "none")) or c["dissonance"]
     ]
-    start, end = number(r.get("start")), number(r.get("end"))
+    start, end = as_number(r.get("start")), as_number(r.get("end"))
     return {
         "turn": turn,
         "start": start,
@@ -248,10 +233,10 @@ def _row(
         "thumb": thumb,
         "face_status": text_or_none(r.get("face_status")),
         "expression": expression,
-        "expression_p": number(r.get(f"face_expr_{expression}")) if expression else None,
-        "engagement": number(r.get("face_engagement")),
-        "valence": {m: number(r.get(f"{m}_valence")) for m in MODALITIES},
-        "arousal": {m: number(r.get(f"{m}_arousal")) for m in MODALITIES},
+        "expression_p": as_number(r.get(f"face_expr_{expression}")) if expression else None,
+        "engagement": as_number(r.get("face_engagement")),
+        "valence": {m: as_number(r.get(f"{m}_valence")) for m in MODALITIES},
+        "arousal": {m: as_number(r.get(f"{m}_arousal")) for m in MODALITIES},
         "status": {m: text_or_none(r.get(f"{m}_status")) for m in MODALITIES},
         "pairs": pair_cells,
         "flag": flag,
@@ -342,7 +327,7 @@ def build_context(
     )
     media = summary.get("media") or {}
     stats = summary.get("stats") or {}
-    duration = number(media.get("duration")) or number(stats.get("media_seconds"))
+    duration = as_number(media.get("duration")) or as_number(stats.get("media_seconds"))
     if duration is None:
         ends = [r["end"] for r in rows if r["end"] is not None]
         duration = max(ends) if ends else None
@@ -374,7 +359,7 @@ def build_context(
                 "label": PAIR_LABELS.get(p, p.replace("_", "–")),
                 "arousal_only": p in arousal_only,
                 "highlighted": p in highlight,
-                "tau_e": number((stats.get("tau_e") or {}).get(p)),
+                "tau_e": as_number((stats.get("tau_e") or {}).get(p)),
             }
             for p in pairs
         ],
