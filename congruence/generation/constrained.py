@@ -38,6 +38,8 @@ TECHNIQUES: tuple[str, ...] = (
 HEAD, TAIL = "[Technique]", " [Response]"
 #: Tokens for the reply in the constrained format (1-3 short sentences; E-THER asks for 1-2).
 REPLY_TOKENS = 80
+#: Reply tokens before an end-of-sequence may end it (an empty reply is never a reply).
+MIN_REPLY_TOKENS = 4
 #: Where a reply stops: a new line, a bracket (a new field) or a new speaker.
 STOP: tuple[str, ...] = ("\n", "[", "Patient:", "Therapist:", "Client:", "User:")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’')\]]*\s+")
@@ -59,11 +61,15 @@ def common_prefix(seqs: Sequence[Sequence[int]]) -> int:
 
 
 def cut_at_stop(text: str, stop: Sequence[str] = STOP) -> str:
-    """``text`` up to the first stop sequence.
+    """``text`` up to the first stop sequence; leading white space is not a stop (a reply that
+    starts on a new line after ``[Response]`` is still a reply).
 
     >>> cut_at_stop("That sounds hard.\\nPatient: yes")
     'That sounds hard.'
+    >>> cut_at_stop("\\n That sounds hard.\\nPatient: yes")
+    'That sounds hard.'
     """
+    text = text.lstrip()
     cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=len(text))
     return text[:cut].strip()
 
@@ -90,6 +96,7 @@ def choice_prompt(prompt: str, choice: str) -> str:
 
 __all__ = [
     "HEAD",
+    "MIN_REPLY_TOKENS",
     "REPLY_TOKENS",
     "STOP",
     "TAIL",

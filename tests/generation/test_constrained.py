@@ -38,6 +38,16 @@ def test_the_technique_is_always_from_the_allowed_list_onnx(smol):
     assert all(t in TECHNIQUES for t in chosen)
 
 
+def test_a_constrained_reply_is_never_empty(smol_onnx):
+    """After some choices the model closes the turn at once; the reply gets a few tokens first
+    (an empty reply failed every retry of 2 of 32 benchmark turns on the Qwen default)."""
+    for i, (text, affect) in enumerate(TURNS):
+        msgs = build_messages("incongruence", text, affect=affect)
+        for seed in range(3):
+            _, reply = smol_onnx.complete_choice(msgs, choices=TECHNIQUES, max_tokens=12, seed=10 * i + seed)
+            assert reply.strip(), (text, seed)
+
+
 def test_a_custom_list_constrains_the_choice(smol):
     msgs = build_messages("base", "I'm exhausted.")
     for seed in range(3):

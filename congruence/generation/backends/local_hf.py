@@ -22,6 +22,7 @@ from congruence.generation.backends.base import (
 )
 from congruence.generation.constrained import (
     HEAD,
+    MIN_REPLY_TOKENS,
     REPLY_TOKENS,
     STOP,
     choice_prompt,
@@ -223,6 +224,7 @@ class TransformersBackend:
             out = self._model.generate(
                 **inputs, **self._gen_kwargs(temperature, max_tokens), streamer=timer,
                 stop_strings=[s for s in stop if s.strip()], tokenizer=tok,
+                min_new_tokens=min(MIN_REPLY_TOKENS, int(max_tokens)),  # no empty reply
             )  # fmt: skip
         new = out[0, n_in:]
         # a new line stops the reply in cut_at_stop, not in generate: a leading one would stop it empty

@@ -14,6 +14,7 @@ from congruence.errors import CongruenceError, ModelUnavailableError
 from congruence.generation.backends.base import TOP_K, TOP_P, Messages, Usage, _check_messages, _plain_prompt
 from congruence.generation.constrained import (
     HEAD,
+    MIN_REPLY_TOKENS,
     REPLY_TOKENS,
     STOP,
     TAIL,
@@ -148,8 +149,14 @@ class OnnxGenAIBackend:
         seqs = [[int(t) for t in self._tok.encode(f"{prompt}{HEAD} {c}")] for c in choices]
         start = common_prefix(seqs)
         params = og.GeneratorParams(self._model)
-        longest = max(len(s) for s in seqs) + len(self._tok.encode(TAIL)) + 8
-        opts: dict[str, Any] = {"max_length": longest + int(max_tokens), "do_sample": temperature > 0}
+        head = max(len(s) for s in seqs) + len(self._tok.encode(TAIL))
+        # min_length: no end-of-sequence before a few reply tokens (after some choices the model
+        # would otherwise close the turn at once and every retry came back empty)
+        opts: dict[str, Any] = {
+            "max_length": head + 8 + int(max_tokens),
+            "min_length": head + MIN_REPLY_TOKENS,
+            "do_sample": temperature > 0,
+        }
         if temperature > 0:
             opts.update(temperature=float(temperature), top_k=TOP_K, top_p=TOP_P)
         opts["random_seed"] = int(seed) % (2**31) if seed is not None else -1
