@@ -154,9 +154,8 @@ def test_qwen_default_gives_replies_in_the_constrained_format():
 
     built = cache_dir() / "models" / f"{qwen_mod.QWEN_MODELS['1.5b'].name}-onnx-int4"
     if not (built / "genai_config.json").is_file():
-        # building it takes minutes and ~13 GB once (bench/bench_generation.py builds it); the join
-        # and hash check above run everywhere, generation where the built model is cached
-        return
+        # the join and hash check above run everywhere; generation where the built model is cached
+        pytest.skip("the Qwen ONNX model is not converted here (a one-time model build: ~9 min, ~13 GB)")
     r = Responder(n_samples=1)  # the default backend and retry budget
     assert r.backend_label.startswith("qwen2.5-coder-1.5b")
     for text, affect in TURNS[:3]:
