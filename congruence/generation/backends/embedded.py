@@ -51,6 +51,30 @@ def run_onnx_builder(hf: Path, out: Path, work: Path, precision: str, *, model: 
         )
 
 
+def require_onnx_builder() -> None:
+    """Refuse before any conversion work when the ONNX Runtime GenAI builder is not installed."""
+    if not onnx_builder_available():
+        raise ModelUnavailableError(
+            "Building the ONNX model needs onnxruntime-genai, onnx and onnx-ir.",
+            "Run `bash scripts/install.sh` (or pip install 'congruence[generate]'), "
+            "or use engine='transformers'.",
+        )
+
+
+def build_onnx_model(hf: Path, target: Path, precision: str, *, model: str | None = None) -> Path:
+    """Build ``target`` from the transformers folder ``hf`` under a temporary name and rename it into
+    place, so a killed build leaves nothing that looks complete (SmolLM2 and Qwen share it)."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    work = Path(tempfile.mkdtemp(prefix=".onnx-build.", dir=target.parent))
+    try:
+        run_onnx_builder(hf, tmp, work, precision, model=model)
+        _publish_dir(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
 def smollm2_safetensors(root: Path | None = None) -> Path:
     """The SmolLM2 GGUF converted to a transformers safetensors folder, made once and cached.
 
@@ -100,22 +124,8 @@ def smollm2_onnx(precision: str = "int8", root: Path | None = None) -> Path:
     target = root / f"{SMOLLM2_NAME}-onnx-{precision}"
     if _complete(target):
         return target
-    if not onnx_builder_available():
-        raise ModelUnavailableError(
-            "Building the ONNX model needs onnxruntime-genai, onnx and onnx-ir.",
-            "pip install onnxruntime-genai==0.18.0 onnx==1.17.0 onnx-ir==1.1.0, "
-            "or use engine='transformers'.",
-        )
-    hf = smollm2_safetensors(root)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
-    work = Path(tempfile.mkdtemp(prefix=".onnx-build.", dir=root))
-    try:
-        run_onnx_builder(hf, tmp, work, precision, model=SMOLLM2_NAME)
-        _publish_dir(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(work, ignore_errors=True)
-    return target
+    require_onnx_builder()
+    return build_onnx_model(smollm2_safetensors(root), target, precision, model=SMOLLM2_NAME)
 
 
 SMOLLM2_ENGINES = ("auto", "onnx", "transformers", "llamacpp")

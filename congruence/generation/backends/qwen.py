@@ -26,9 +26,9 @@ from typing import Any
 
 from congruence.errors import CongruenceError, ModelUnavailableError
 from congruence.generation.backends.base import Usage
-from congruence.generation.backends.embedded import _complete, _publish_dir, run_onnx_builder
+from congruence.generation.backends.embedded import _complete, build_onnx_model, require_onnx_builder
 from congruence.generation.backends.local_hf import TransformersBackend
-from congruence.generation.backends.onnx_genai import OnnxGenAIBackend, onnx_builder_available
+from congruence.generation.backends.onnx_genai import OnnxGenAIBackend
 from congruence.paths import cache_dir, package_dir
 
 #: The command that installs the 1.5B model's packages (named in every "model missing" error).
@@ -157,11 +157,7 @@ def qwen_onnx(size: str = "1.5b", precision: str = "int4", root: Path | None = N
     target = root / f"{spec.name}-onnx-{precision}"
     if _complete(target):
         return target
-    if not onnx_builder_available():
-        raise ModelUnavailableError(
-            "Building the ONNX model needs onnxruntime-genai, onnx and onnx-ir.",
-            "Run `bash scripts/install.sh`, or use engine='transformers'.",
-        )
+    require_onnx_builder()
     gguf = qwen_gguf(size, root)
     # measured 2026-12-05 (bench/results/generation-2026-12-05.md): 9 min and 13 GB peak memory
     # on a 2-core machine under load; later starts load the built model in seconds
@@ -172,8 +168,6 @@ def qwen_onnx(size: str = "1.5b", precision: str = "int4", root: Path | None = N
         flush=True,
     )
     hf = Path(tempfile.mkdtemp(prefix=f".{spec.name}-hf.", dir=root))
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
-    work = Path(tempfile.mkdtemp(prefix=".onnx-build.", dir=root))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     try:
         # dequantise in a child process so its ~4x model-size peak memory is returned at once
@@ -186,12 +180,9 @@ def qwen_onnx(size: str = "1.5b", precision: str = "int4", root: Path | None = N
                 f"Dequantising {gguf.name} failed: {res.stderr.strip()[-600:]}",
                 "Check free memory (about 8 GB is needed once), or use engine='transformers'.",
             )
-        run_onnx_builder(hf, tmp, work, precision)
-        _publish_dir(tmp, target)
+        return build_onnx_model(hf, target, precision)
     finally:
-        for d in (hf, tmp, work):
-            shutil.rmtree(d, ignore_errors=True)
-    return target
+        shutil.rmtree(hf, ignore_errors=True)
 
 
 def _dequantise(gguf: Path, out: Path) -> None:
