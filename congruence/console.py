@@ -11,13 +11,16 @@ import functools
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from congruence.errors import CongruenceError
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 
 def examples(*lines: str) -> str:
@@ -62,21 +65,25 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@contextmanager
-def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
-    """A rich progress bar driven by ``callback(stage, done, total)``."""
+def new_progress() -> Progress:
+    """The project's rich progress display (on stderr; off with ``CONGRUENCE_NO_PROGRESS=1``)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    disable = os.environ.get("CONGRUENCE_NO_PROGRESS") == "1"
-    with Progress(
+    return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err,
-        disable=disable,
+        disable=os.environ.get("CONGRUENCE_NO_PROGRESS") == "1",
         transient=False,
-    ) as bar:
+    )
+
+
+@contextmanager
+def progress_bar() -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress bar driven by ``callback(stage, done, total)``."""
+    with new_progress() as bar:
         tasks: dict[str, Any] = {}
 
         def update(stage: str, done: int, total: int) -> None:

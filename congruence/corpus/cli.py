@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,23 +42,15 @@ def analyze(
 ) -> None:
     """Analyse a corpus of sessions on Ray: OUT/sessions/<id>/ per session, OUT/turns/ (Parquet)."""
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from congruence import quiet
     from congruence.config import AnalysisConfig
-    from congruence.console import err
+    from congruence.console import err, new_progress
     from congruence.corpus.run import analyze_corpus
 
     cfg = AnalysisConfig.load(config)
     done = {"n": 0}
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=os.environ.get("CONGRUENCE_NO_PROGRESS") == "1",
-    ) as bar:
+    with new_progress() as bar:
         task = bar.add_task("sessions", total=None)
 
         def event(kind: str, sid: str, rec: dict[str, Any]) -> None:
