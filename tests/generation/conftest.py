@@ -23,6 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from congruence.generation.backends import SmolLM2Backend, onnx_builder_available
+from congruence.generation.backends.llamacpp import llamacpp_available
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +42,14 @@ def smol_onnx() -> SmolLM2Backend:
     backend = SmolLM2Backend(engine="onnx")
     _ = backend.inner
     return backend
+
+
+@pytest.fixture(scope="session")
+def smol_llamacpp() -> SmolLM2Backend:
+    """SmolLM2's GGUF through llama-cpp-python (built by scripts/install.sh)."""
+    if not llamacpp_available():
+        pytest.skip("llama-cpp-python is not installed (scripts/install.sh builds it)")
+    return SmolLM2Backend(engine="llamacpp")
 
 
 @pytest.fixture(scope="session")

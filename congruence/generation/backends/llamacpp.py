@@ -1,22 +1,57 @@
-"""GGUF files through llama-cpp-python (optional: it builds from source)."""
+"""GGUF files through llama-cpp-python (built from source by ``scripts/install.sh``).
+
+The engine of the embedded default (Qwen2.5-Coder-1.5B, :mod:`.qwen`): it runs the quantised GGUF
+as shipped, so nothing is converted, and it keeps the prompt's key-value cache between calls, so
+the technique choice and the reply share one prefill and a retry on the same prompt costs none.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from congruence.errors import ModelUnavailableError
-from congruence.generation.backends.base import TOP_K, TOP_P, Usage, _check_messages
+from congruence.errors import CongruenceError, ModelUnavailableError
+from congruence.generation.backends.base import TOP_K, TOP_P, Messages, Usage, _check_messages, _plain_prompt
 from congruence.generation.backends.packaged import smollm2_gguf  # the default model
+from congruence.generation.constrained import (
+    HEAD,
+    MIN_REPLY_TOKENS,
+    REPLY_TOKENS,
+    STOP,
+    choice_prompt,
+    common_prefix,
+    cut_at_stop,
+)
+
+#: How llama-cpp-python is installed (it builds from source: a C++ compiler, a few minutes).
+INSTALL = 'CMAKE_ARGS="-DLLAVA_BUILD=OFF" pip install llama-cpp-python==0.3.36'
+
+
+def llamacpp_available() -> bool:
+    """Whether llama-cpp-python is installed (without importing it)."""
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 class LlamaCppBackend:
-    """A GGUF file through llama-cpp-python (optional dependency; ~100 tok/s for SmolLM2 on 2 cores).
+    """A GGUF file through llama-cpp-python.
 
-    ``model_path`` defaults to the embedded SmolLM2 GGUF.
+    Args:
+        model_path: the GGUF file (default: the packaged SmolLM2-135M).
+        n_ctx: context length in tokens.
+        threads: CPU threads (default: every core this process may use; llama-cpp-python's own
+            default is half of them).
+        name: display name (provenance).
     """
 
     supports_images = False
@@ -27,27 +62,40 @@ class LlamaCppBackend:
         model_path: str | os.PathLike[str] | None = None,
         n_ctx: int = 2048,
         threads: int | None = None,
+        name: str | None = None,
     ) -> None:
         self.model_path = Path(model_path) if model_path else None
         self.n_ctx = n_ctx
         self.threads = threads
-        self.name = f"llamacpp:{self.model_path.name if self.model_path else 'smollm2'}"
+        self.name = name or f"llamacpp:{self.model_path.name if self.model_path else 'smollm2'}"
         self.last_usage: Usage | None = None
         self._llm: Any = None
 
     def _load(self) -> None:
         if self._llm is not None:
             return
-        if importlib.util.find_spec("llama_cpp") is None:
+        if not llamacpp_available():
             raise ModelUnavailableError(
-                "The 'llamacpp' backend needs llama-cpp-python, which is not installed.",
-                "pip install llama-cpp-python==0.3.36 (builds from source, ~12 min on 2 cores), "
-                "or use the 'smollm2' backend.",
+                "The 'llamacpp' engine needs llama-cpp-python, which is not installed.",
+                f"Run `bash scripts/install.sh` or `{INSTALL}` (builds from source, a few minutes), "
+                "or use engine='onnx'.",
             )
         from llama_cpp import Llama
 
         path = self.model_path or smollm2_gguf()
-        self._llm = Llama(model_path=str(path), n_ctx=self.n_ctx, n_threads=self.threads, verbose=False)
+        n = self.threads or _cores()
+        self._llm = Llama(
+            model_path=str(path), n_ctx=self.n_ctx, n_threads=n, n_threads_batch=n, verbose=False
+        )
+
+    def _sampling(self, temperature: float, seed: int | None) -> dict[str, Any]:
+        from llama_cpp import LLAMA_DEFAULT_SEED
+
+        self._llm.set_seed(int(seed) % (2**32) if seed is not None else LLAMA_DEFAULT_SEED)
+        if temperature <= 0:
+            return {"temp": 0.0, "top_k": 1, "top_p": 1.0, "min_p": 0.0}
+        # the same nucleus as the other local engines (llama.cpp adds min_p 0.05 by default)
+        return {"temp": float(temperature), "top_k": TOP_K, "top_p": TOP_P, "min_p": 0.0}
 
     def complete(
         self,
@@ -60,16 +108,137 @@ class LlamaCppBackend:
         msgs = _check_messages(messages)
         self._load()
         t0 = time.perf_counter()
-        kw: dict[str, Any] = {"temperature": max(float(temperature), 0.0), "max_tokens": int(max_tokens)}
-        if temperature > 0:
-            kw.update(top_k=TOP_K, top_p=TOP_P)
-        else:
-            kw.update(top_k=1)
-        if seed is not None:
-            kw["seed"] = int(seed)
-        res = self._llm.create_chat_completion(messages=msgs, **kw)
-        usage = res.get("usage") or {}
-        self.last_usage = Usage(
-            usage.get("prompt_tokens"), usage.get("completion_tokens"), time.perf_counter() - t0
+        ids = self._tokenize(self._prompt_text(msgs))
+        out, first = self._generate(ids, temperature, max_tokens, seed, stop=(), min_tokens=0, t0=t0)
+        self.last_usage = Usage(len(ids), len(out), time.perf_counter() - t0, first)
+        return self._text(out).strip()
+
+    def complete_choice(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        choices: Sequence[str],
+        temperature: float = 0.7,
+        max_tokens: int = REPLY_TOKENS,
+        seed: int | None = None,
+        stop: Sequence[str] = STOP,
+    ) -> tuple[str, str]:
+        """Pick one of ``choices`` after a pre-filled ``[Technique]`` by greedy decoding restricted to
+        the names' token trie, then sample the reply after ``[Technique] <choice> [Response]``
+        (:mod:`congruence.generation.constrained`). The prompt's cache serves both steps.
+        """
+        import numpy as np
+
+        if not choices:
+            raise CongruenceError("No choices to pick from.", "Pass the allowed technique names.")
+        msgs = _check_messages(messages)
+        self._load()
+        llm = self._llm
+        t0 = time.perf_counter()
+        prompt = self._prompt_text(msgs)
+        seqs = [self._tokenize(f"{prompt}{HEAD} {c}") for c in choices]
+        pos = common_prefix(seqs)
+        self._feed(seqs[0][:pos])
+        alive = list(range(len(choices)))
+        while True:
+            done = [k for k in alive if len(seqs[k]) == pos]
+            if done:
+                chosen = done[0]
+                break
+            logits = np.ctypeslib.as_array(self._last_logits(), shape=(llm.n_vocab(),))
+            nxt = max({seqs[k][pos] for k in alive}, key=lambda t: logits[t])
+            alive = [k for k in alive if seqs[k][pos] == nxt]
+            llm.eval([nxt])
+            pos += 1
+        full = self._tokenize(choice_prompt(prompt, choices[chosen]))
+        out, first = self._generate(
+            full, temperature, max_tokens, seed, stop=stop, min_tokens=MIN_REPLY_TOKENS, t0=t0
         )
-        return str(res["choices"][0]["message"].get("content") or "").strip()
+        self.last_usage = Usage(len(full), len(out), time.perf_counter() - t0, first)
+        return choices[chosen], cut_at_stop(self._text(out), stop)
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _tokenize(self, text: str) -> list[int]:
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=True, special=True))
+
+    def _text(self, tokens: list[int]) -> str:
+        return bytes(self._llm.detokenize(tokens)).decode("utf-8", errors="ignore")
+
+    def _last_logits(self) -> Any:
+        import llama_cpp
+
+        return llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, -1)
+
+    def _feed(self, tokens: list[int]) -> None:
+        """Make ``tokens`` the context, evaluating only what the cache does not already hold (at
+        least the last token, whose logits are read next)."""
+        llm = self._llm
+        keep = min(common_prefix([list(llm._input_ids), tokens]), len(tokens) - 1)
+        llm.n_tokens = max(keep, 0)
+        llm.eval(tokens[llm.n_tokens :])
+
+    def _generate(
+        self,
+        ids: list[int],
+        temperature: float,
+        max_tokens: int,
+        seed: int | None,
+        *,
+        stop: Sequence[str],
+        min_tokens: int,
+        t0: float,
+    ) -> tuple[list[int], float | None]:
+        """Sample after ``ids`` until end of turn, ``max_tokens`` or a stop sequence (leading white
+        space is not a stop); no end of turn before ``min_tokens`` (an empty reply is no reply)."""
+        from llama_cpp import LogitsProcessorList
+
+        llm = self._llm
+        eos = {llm.token_eos(), *_end_of_turn_ids(llm)}
+        banned = sorted(eos)
+
+        def no_early_end(input_ids: Any, scores: Any) -> Any:
+            if len(input_ids) - len(ids) < min_tokens:
+                scores[banned] = -float("inf")
+            return scores
+
+        procs = LogitsProcessorList([no_early_end]) if min_tokens > 0 else None
+        out: list[int] = []
+        first: float | None = None
+        for tok in llm.generate(ids, reset=True, logits_processor=procs, **self._sampling(temperature, seed)):
+            if first is None:
+                first = time.perf_counter() - t0
+            if tok in eos:
+                break
+            out.append(int(tok))
+            if len(out) >= max_tokens:
+                break
+            if stop and any(s in self._text(out).lstrip() for s in stop if s):
+                break
+        return out, first
+
+    def _prompt_text(self, msgs: Messages) -> str:
+        """The chat prompt from the GGUF's own template (plain text when it has none)."""
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            return _plain_prompt(msgs) + " "
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        llm = self._llm
+        fmt = Jinja2ChatFormatter(
+            template=template,
+            eos_token=llm._model.token_get_text(llm.token_eos()),
+            bos_token=llm._model.token_get_text(llm.token_bos()) if llm.token_bos() >= 0 else "",
+            add_generation_prompt=True,
+        )
+        return str(fmt(messages=msgs).prompt)  # type: ignore[arg-type]
+
+
+def _end_of_turn_ids(llm: Any) -> set[int]:
+    """Tokens that close a turn besides end-of-sequence (``<|im_end|>``, ``<|endoftext|>``)."""
+    ids = set()
+    for text in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>"):
+        tok = llm.tokenize(text.encode(), add_bos=False, special=True)
+        if len(tok) == 1:
+            ids.add(int(tok[0]))
+    return ids

