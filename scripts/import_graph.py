@@ -29,7 +29,7 @@ PACKAGE = "congruence"
 
 #: Modules below every stage: the contract, the shared types and helpers.
 FOUNDATION = ("errors", "version", "paths", "provenance", "schema", "io", "table", "registry", "config",
-              "console", "examples")  # fmt: skip
+              "console", "examples", "runtime")  # fmt: skip
 #: Layers, lowest first. A module's layer is that of its longest matching prefix.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", tuple(f"{PACKAGE}.{m}" for m in FOUNDATION)),

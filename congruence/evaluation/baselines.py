@@ -104,7 +104,7 @@ def compute_mirroring_baseline(sentences: Sequence[str], *, n_pairs: int = 4000,
     from congruence.evaluation.pct import lexical_mirroring
 
     idx = random_pairs(len(sentences), n_pairs, seed)
-    emb = SentenceEncoder().encode(list(sentences))
+    emb = SentenceEncoder(precision="float32").encode(list(sentences))  # the reference: float32
     cos = np.sum(emb[idx[:, 0]] * emb[idx[:, 1]], axis=1)
     stop = frozenset(read_words("stopwords"))
     lex = np.array([lexical_mirroring(sentences[a], sentences[b], stop) for a, b in idx])

@@ -27,13 +27,14 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from congruence.errors import CongruenceError, ModelUnavailableError
+from congruence.evaluation.embeddings import Precision, SentenceEncoder
 from congruence.evaluation.pct import CLIENT_ALIASES, RESPONSE_ALIASES, _pick, minilm_path
 from congruence.provenance import Kind, Provenance
 
@@ -204,8 +205,55 @@ def resolve_settings(
     return BERTScoreSettings(model_path=path, name=name, num_layers=layers, baseline_path=base)
 
 
+def greedy_match(
+    cand: np.ndarray, ref: np.ndarray, cand_weight: np.ndarray, ref_weight: np.ndarray
+) -> tuple[float, float, float]:
+    r"""BERTScore of one pair by greedy cosine matching (Zhang et al., 2020, eq. 1-3; idf off).
+
+    .. math::
+
+        P = \frac{\sum_i w_i \max_j \cos(c_i, r_j)}{\sum_i w_i}, \quad
+        R = \frac{\sum_j v_j \max_i \cos(r_j, c_i)}{\sum_j v_j}, \quad
+        F_1 = \frac{2 P R}{P + R}
+
+    ``cand`` (n, D) and ``ref`` (m, D) are token embeddings with special tokens; the weights are 1
+    for word pieces and 0 for special tokens, which still take part in the max (as in
+    ``bert_score``). :math:`F_1` is 0 where :math:`P + R = 0`.
+
+    >>> e = np.eye(3, dtype=np.float32)
+    >>> greedy_match(e, e, np.ones(3), np.ones(3))
+    (1.0, 1.0, 1.0)
+    """
+    c = cand / np.linalg.norm(cand, axis=1, keepdims=True)
+    r = ref / np.linalg.norm(ref, axis=1, keepdims=True)
+    sim = c @ r.T
+    p = float(sim.max(axis=1) @ cand_weight / cand_weight.sum())
+    rc = float(sim.max(axis=0) @ ref_weight / ref_weight.sum())
+    f = 2 * p * rc / (p + rc) if p + rc != 0 else 0.0
+    return p, rc, f
+
+
+def rescale(score: Any, baseline: Any) -> Any:
+    r"""Baseline rescaling (Zhang et al., 2020, section 3): :math:`\hat s = (s - b) / (1 - b)`.
+
+    >>> rescale(0.5, 0.5), rescale(1.0, 0.4)
+    (0.0, 1.0)
+    """
+    return (score - baseline) / (1 - baseline)
+
+
+def read_baseline(path: Path, layer: int) -> np.ndarray:
+    """The (P, R, F) baseline of ``layer`` from a file in ``bert_score``'s format (``LAYER,P,R,F``)."""
+    return pd.read_csv(path).iloc[layer].to_numpy(dtype=np.float64)[1:]
+
+
 class BERTScore:
-    """BERTScore of responses against client utterances, loaded lazily through ``bert_score``.
+    """BERTScore of responses against client utterances.
+
+    The token embeddings come from :class:`~congruence.evaluation.embeddings.SentenceEncoder` (one
+    pass per distinct text, shared with the mirroring similarity when the same encoder is passed);
+    the matching and rescaling are :func:`greedy_match` and :func:`rescale`, checked against the
+    ``bert_score`` package in the tests.
 
     >>> bs = BERTScore(model="minilm")            # doctest: +SKIP
     >>> bs.score(["You sound exhausted."], ["I'm so tired of all of it."])  # doctest: +SKIP
@@ -218,30 +266,43 @@ class BERTScore:
         num_layers: int | None = None,
         rescale: bool = True,
         baseline_path: str | Path | None = None,
-        batch_size: int = 64,
+        batch_size: int = 16,
         device: str = "cpu",
+        precision: Precision = "auto",
+        encoder: SentenceEncoder | None = None,
     ) -> None:
         self.settings = resolve_settings(
             model, num_layers=num_layers, rescale=rescale, baseline_path=baseline_path
         )
-        self.batch_size = batch_size
-        self.device = device
-
-    @cached_property
-    def scorer(self) -> Any:
-        s = self.settings
-        return make_scorer(
-            s.model_path,
-            num_layers=s.num_layers,
-            baseline_path=s.baseline_path,
-            batch_size=self.batch_size,
-            device=self.device,
+        if encoder is not None and (
+            encoder.folder.resolve() != self.settings.model_path.resolve()
+            or encoder.token_layer != self.settings.num_layers
+        ):
+            raise CongruenceError(
+                "The shared encoder is not BERTScore's model and layer.",
+                f"Build it with path={self.settings.model_path} and token_layer={self.settings.num_layers}.",
+            )
+        self.encoder = encoder or SentenceEncoder(
+            path=self.settings.model_path,
+            token_layer=self.settings.num_layers,
+            sentences=False,
+            batch_size=batch_size,
+            device=device,
+            precision=precision,
         )
+        b = self.settings.baseline_path
+        self._baseline = read_baseline(b, self.settings.num_layers) if b is not None else None
+
+    @property
+    def estimator(self) -> str:
+        """Model, layer, rescaling and the precision of the forward pass, e.g.
+        ``bertscore:all-MiniLM-L6-v2@L4(rescaled,bfloat16)``."""
+        return f"{self.settings.estimator[:-1]},{self.encoder.precision})"
 
     def columns(self) -> dict[str, Provenance]:
         note = "token-embedding similarity of response to client utterance; not a quality rating"
-        cols = {c: Provenance(self.settings.estimator, Kind.MEASUREMENT, note) for c in COLUMNS}
-        cols["bertscore_status"] = Provenance(self.settings.estimator, Kind.MEASUREMENT, "ok / empty_text")
+        cols = {c: Provenance(self.estimator, Kind.MEASUREMENT, note) for c in COLUMNS}
+        cols["bertscore_status"] = Provenance(self.estimator, Kind.MEASUREMENT, "ok / empty_text")
         return cols
 
     def score(self, candidates: Sequence[str], references: Sequence[str]) -> pd.DataFrame:
@@ -252,10 +313,22 @@ class BERTScore:
             )
         if not candidates:
             return pd.DataFrame({c: pd.Series(dtype="Float64") for c in COLUMNS})
-        p, r, f = self.scorer.score(list(candidates), list(references), batch_size=self.batch_size)
-        return pd.DataFrame({COLUMNS[0]: p.numpy(), COLUMNS[1]: r.numpy(), COLUMNS[2]: f.numpy()}).astype(
-            "Float64"
-        )
+        tok = self.encoder.tokenizer
+        special = [i for i in (tok.cls_token_id, tok.sep_token_id) if i is not None]
+        texts = list(dict.fromkeys([*candidates, *references]))  # one pass, sorted by length
+        # per text once: embeddings and weights (1 for word pieces, 0 for special tokens)
+        emb = {
+            t: (e, (~np.isin(ids, special)).astype(np.float32))
+            for t, (ids, e) in zip(texts, self.encoder.tokens(texts), strict=True)
+        }
+        rows = [
+            greedy_match(emb[c][0], emb[r][0], emb[c][1], emb[r][1])
+            for c, r in zip(candidates, references, strict=True)
+        ]
+        out = np.asarray(rows, dtype=np.float64)
+        if self._baseline is not None:
+            out = rescale(out, self._baseline)
+        return pd.DataFrame(out, columns=list(COLUMNS)).astype("Float64")
 
     def score_texts(self, responses: Sequence[str | None], clients: Sequence[str | None]) -> pd.DataFrame:
         """Like :meth:`score` with missing or empty texts as ``None`` values and a status column."""

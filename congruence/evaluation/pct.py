@@ -33,6 +33,7 @@ from congruence.evaluation.degeneracy import (
     mirroring_baseline,
 )
 from congruence.evaluation.embeddings import (  # noqa: F401 - re-exported: the public names of this module
+    Precision,
     SentenceEncoder,
     WordVectors,
     concept_cosines,
@@ -267,7 +268,9 @@ class PCTScorer:
 
     ``similarity``: ``"minilm"`` (cosine of all-MiniLM-L6-v2 embeddings) or ``"lexical"`` (shared
     content words, fast); ``word_vectors``: ``"glove"``, ``"spacy"`` or ``"none"`` (congruence from
-    markers only). Models load on first use.
+    markers only). Models load on first use. ``precision``: the MiniLM pass
+    (:class:`~congruence.evaluation.embeddings.SentenceEncoder`); ``encoder``: one shared with
+    BERTScore (:class:`~congruence.evaluation.suite.EvaluationSuite` does this).
     """
 
     def __init__(
@@ -277,8 +280,10 @@ class PCTScorer:
         word_vectors: Literal["glove", "spacy", "none"] = "glove",
         encoder_path: str | Path | None = None,
         lexicon_dir: str | Path | None = None,
-        batch_size: int = 64,
+        batch_size: int = 16,
         device: str = "cpu",
+        precision: Precision = "auto",
+        encoder: SentenceEncoder | None = None,
     ) -> None:
         if similarity not in ("minilm", "lexical"):
             raise CongruenceError(f"Unknown similarity '{similarity}'.", "Use 'minilm' or 'lexical'.")
@@ -292,8 +297,17 @@ class PCTScorer:
         self.lexicons = load_all(self.lexicon_dir)
         self.stopwords = frozenset(read_words("stopwords", self.lexicon_dir))
         self.concepts = read_words("congruence_concepts", self.lexicon_dir)
+        if encoder is not None and not encoder.sentences:
+            raise CongruenceError(
+                "The shared encoder computes no sentence vectors.", "Build it with sentences=True."
+            )
         self._encoder = (
-            SentenceEncoder(path=encoder_path, batch_size=batch_size, device=device)
+            (
+                encoder
+                or SentenceEncoder(
+                    path=encoder_path, batch_size=batch_size, device=device, precision=precision
+                )
+            )
             if similarity == "minilm"
             else None
         )
@@ -309,6 +323,7 @@ class PCTScorer:
             "version": PCT_VERSION,
             "similarity": self.similarity,
             "encoder": self._encoder_name if self._encoder else None,
+            "encoder_precision": self._encoder.precision if self._encoder else None,
             "word_vectors": self._vectors.name if self._vectors else None,
             "lexicon_dir": str(self.lexicon_dir or LEXICON_DIR),
         }
@@ -316,7 +331,9 @@ class PCTScorer:
     def columns(self) -> dict[str, Provenance]:
         """Every output column with its provenance."""
         lex = f"{PCT_VERSION} lexicons"
-        mirror = f"{self._encoder_name} cosine" if self._encoder else "lexical overlap"
+        mirror = (
+            f"{self._encoder_name} cosine ({self._encoder.precision})" if self._encoder else "lexical overlap"
+        )
         vec = self._vectors.name if self._vectors else None
         note = "rule-based PCT proxy (E-THER V-A); not a clinical rating"
         p = Kind.PROXY

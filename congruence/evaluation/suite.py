@@ -24,11 +24,14 @@ from typing import Any
 import pandas as pd
 
 from congruence.errors import CongruenceError
+from congruence.evaluation.embeddings import Precision, SentenceEncoder, minilm_path
 from congruence.evaluation.pct import CLIENT_ALIASES, HEADLINE_METRICS, RESPONSE_ALIASES, PCTScorer
 from congruence.provenance import Provenance
 from congruence.table import read_table
 
 STATUS_COL = "response_status"
+#: Rows scored at a time: their texts (at most 2 per row) fit the shared encoder's cache.
+CHUNK_ROWS = 1024
 GENERATED = "generated"
 
 
@@ -117,13 +120,26 @@ class EvaluationSuite:
         bertscore_model: str = "auto",
         bertscore_layers: int | None = None,
         judge: Any = None,
+        precision: Precision = "auto",
     ) -> None:
-        self.pct = PCTScorer(similarity=similarity, word_vectors=word_vectors)  # type: ignore[arg-type]
+        shared = None
         self.bertscore = None
         if bertscore:
-            from congruence.evaluation.bertscore import BERTScore
+            from congruence.evaluation.bertscore import BERTScore, resolve_settings
 
-            self.bertscore = BERTScore(model=bertscore_model, num_layers=bertscore_layers)
+            settings = resolve_settings(bertscore_model, num_layers=bertscore_layers)
+            if similarity == "minilm" and settings.model_path.resolve() == minilm_path().resolve():
+                # mirroring and BERTScore read the same MiniLM: one forward pass per text for both
+                shared = SentenceEncoder(token_layer=settings.num_layers, precision=precision)
+            self.bertscore = BERTScore(
+                model=bertscore_model, num_layers=bertscore_layers, precision=precision, encoder=shared
+            )
+        self.pct = PCTScorer(
+            similarity=similarity,  # type: ignore[arg-type]
+            word_vectors=word_vectors,  # type: ignore[arg-type]
+            precision=precision,
+            encoder=shared,
+        )
         self.judge = judge
 
     def columns(self) -> dict[str, Provenance]:
@@ -149,9 +165,17 @@ class EvaluationSuite:
                 f"The input already has score columns {clash}.",
                 "Evaluate the raw responses, not a scored table.",
             )
-        parts = [table, self.pct.score(table, client_col=client_col, response_col=response_col)]
-        if self.bertscore is not None:
-            parts.append(self.bertscore.score_table(table, client_col=client_col, response_col=response_col))
+        # in chunks, so that the encoder's cache still holds a chunk's texts when BERTScore reads them
+        scored = []
+        for start in range(0, max(len(table), 1), CHUNK_ROWS):  # an empty table: one empty chunk
+            chunk = table.iloc[start : start + CHUNK_ROWS]
+            cols = [self.pct.score(chunk, client_col=client_col, response_col=response_col)]
+            if self.bertscore is not None:
+                cols.append(
+                    self.bertscore.score_table(chunk, client_col=client_col, response_col=response_col)
+                )
+            scored.append(pd.concat(cols, axis=1))
+        parts = [table, pd.concat(scored)]
         if self.judge is not None:
             parts.append(self.judge.rate_table(table, client_col=client_col, response_col=response_col))
         return pd.concat(parts, axis=1)
@@ -168,6 +192,7 @@ def evaluate_table(
     bertscore_model: str = "auto",
     bertscore_layers: int | None = None,
     judge: Any = None,
+    precision: Precision = "auto",
 ) -> tuple[pd.DataFrame, dict[str, Provenance]]:
     """Score a responses table: the input columns plus PCT, BERTScore and judge columns, with provenance."""
     suite = EvaluationSuite(
@@ -177,6 +202,7 @@ def evaluate_table(
         bertscore_model=bertscore_model,
         bertscore_layers=bertscore_layers,
         judge=judge,
+        precision=precision,
     )
     return suite.score(table, client_col=client_col, response_col=response_col), suite.columns()
 

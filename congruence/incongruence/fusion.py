@@ -34,8 +34,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,22 +59,12 @@ from congruence.incongruence.detector import (
     table_labels,
 )
 from congruence.provenance import Kind, Provenance
+from congruence.runtime import torch_threads
 from congruence.version import __version__
 
 FORMAT = "congruence.incongruence.fusion"
 FORMAT_VERSION = 1
 CLIP = 6.0  # standardised inputs are clipped to +-6 SD so one outlier turn cannot dominate
-
-
-@contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Run a block with ``n`` torch CPU threads, then restore the previous setting."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(max(1, n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 def modality_dropout(

@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from congruence.errors import CongruenceError, ModelUnavailableError
 from congruence.evaluation import bertscore as B
@@ -55,6 +58,8 @@ def test_rescaling_uses_the_documented_layer_of_the_baseline_file(minilm_bertsco
     for col, key in zip(B.COLUMNS, ("P", "R", "F"), strict=True):
         assert s[col] == pytest.approx((r[col] - base[key]) / (1 - base[key]), abs=1e-5)
     assert minilm_bertscore.settings.estimator == "bertscore:all-MiniLM-L6-v2@L4(rescaled)"
+    precision = minilm_bertscore.encoder.precision
+    assert minilm_bertscore.estimator == f"bertscore:all-MiniLM-L6-v2@L4(rescaled,{precision})"
     assert minilm_bertscore.columns()["bertscore_f1"].kind is Kind.MEASUREMENT
 
 
@@ -162,7 +167,7 @@ def tiny_roberta(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_local_roberta_folder_loads_and_scores(tiny_roberta: Path, tmp_path: Path) -> None:
-    bs = B.BERTScore(model=tiny_roberta, num_layers=2, rescale=False)
+    bs = B.BERTScore(model=tiny_roberta, num_layers=2, rescale=False, precision="float32")
     out = bs.score(
         ["I feel tired today.", "The train left."], ["I feel tired today.", "My mother called me."]
     )
@@ -173,8 +178,90 @@ def test_a_local_roberta_folder_loads_and_scores(tiny_roberta: Path, tmp_path: P
     base = compute_bertscore_baseline(reference_sentences()[:40], model_path=tiny_roberta, n_pairs=60, seed=0)
     path = tmp_path / "tiny_baseline.tsv"
     base.to_csv(path, index=False)
-    rescaled = B.BERTScore(model=tiny_roberta, num_layers=2, baseline_path=path)
+    rescaled = B.BERTScore(model=tiny_roberta, num_layers=2, baseline_path=path, precision="float32")
     got = rescaled.score(["The train left."], ["My mother called me."]).iloc[0]
     b = base.iloc[2]
     raw = out.iloc[1]
     assert got["bertscore_f1"] == pytest.approx((raw["bertscore_f1"] - b["F"]) / (1 - b["F"]), abs=1e-5)
+
+
+def test_matches_the_bert_score_package_on_a_tiny_roberta(tiny_roberta: Path) -> None:
+    """The project's matching and encoder give bert_score's numbers for another architecture too
+    (byte-level tokenizer, RoBERTa position ids with padding)."""
+    cands = ["I feel tired today.", "The train left.", "You seem worn out, and a little lost."]
+    refs = ["I feel tired today, really.", "My mother called me.", "Nothing helps anymore."]
+    ours = B.BERTScore(model=tiny_roberta, num_layers=1, rescale=False, precision="float32").score(
+        cands, refs
+    )
+    ref = B.make_scorer(tiny_roberta, num_layers=1)
+    p, r, f = (x.numpy() for x in ref.score(cands, refs))
+    np.testing.assert_allclose(ours[list(B.COLUMNS)].to_numpy(dtype=float), np.c_[p, r, f], atol=1e-5)
+
+
+# --- against the reference implementation, on real sentences -----------------------------------
+@pytest.fixture(scope="module")
+def real_pairs() -> tuple[list[str], list[str]]:
+    """80 pairs of distinct real sentences (the project's reference sentences), one over 256 tokens."""
+    sents = reference_sentences()
+    cands, refs = list(sents[:80]), list(sents[80:160])
+    cands[0] = " ".join(sents[:40])  # past the sentence model's 256 tokens
+    return cands, refs
+
+
+@pytest.mark.slow
+def test_float32_matches_the_bert_score_package(real_pairs) -> None:
+    """On the packaged MiniLM (layer 4, rescaled), float32 scores equal bert_score's to 1e-5."""
+    cands, refs = real_pairs
+    ours = B.BERTScore(model="minilm", precision="float32").score(cands, refs)
+    ref = B.make_scorer(minilm_path(), num_layers=B.MINILM_LAYER, baseline_path=B.minilm_baseline_path())
+    p, r, f = (x.numpy() for x in ref.score(cands, refs))
+    np.testing.assert_allclose(ours[list(B.COLUMNS)].to_numpy(dtype=float), np.c_[p, r, f], atol=1e-5)
+
+
+@pytest.mark.slow
+def test_bfloat16_stays_within_0_005_of_float32_and_keeps_the_order(real_pairs) -> None:
+    """The faster precision (auto where the CPU has it) moves no score by more than 0.005."""
+    from scipy.stats import spearmanr
+
+    cands, refs = real_pairs
+    f32 = B.BERTScore(model="minilm", precision="float32").score(cands, refs)["bertscore_f1"].to_numpy(float)
+    bf16 = (
+        B.BERTScore(model="minilm", precision="bfloat16").score(cands, refs)["bertscore_f1"].to_numpy(float)
+    )
+    assert np.abs(bf16 - f32).max() < 0.005
+    assert spearmanr(bf16, f32).statistic > 0.999
+
+
+def test_greedy_matching_is_the_formula() -> None:
+    """P, R and F1 of two orthogonal tokens plus a shared one, by hand; special tokens (weight 0)
+    take part in the max but are not averaged."""
+    cand = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    ref = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.6, 0.8]])
+    p, r, f = B.greedy_match(cand, ref, np.ones(2), np.array([1.0, 1.0, 0.0]))
+    assert p == pytest.approx((1 + 0.6) / 2)  # token 2 matches the special token at cos 0.6
+    assert r == pytest.approx((1 + 0) / 2)  # ref token 2 is orthogonal to both candidate tokens
+    assert f == pytest.approx(2 * p * r / (p + r))
+    assert B.rescale(np.array([0.5, 1.0]), 0.5).tolist() == [0.0, 1.0]
+
+
+@given(
+    hnp.arrays(
+        np.float64,
+        hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=6),
+        elements=st.floats(-1, 1),
+    ),
+    hnp.arrays(
+        np.float64,
+        hnp.array_shapes(min_dims=2, max_dims=2, min_side=1, max_side=6),
+        elements=st.floats(-1, 1),
+    ),
+)
+def test_greedy_matching_bounds_and_symmetry(a: np.ndarray, b: np.ndarray) -> None:
+    """Cosine averages lie in [-1, 1]; swapping candidate and reference swaps P and R."""
+    d = min(a.shape[1], b.shape[1])
+    a, b = a[:, :d], b[:, :d]
+    assume(np.linalg.norm(a, axis=1).min() > 1e-3 and np.linalg.norm(b, axis=1).min() > 1e-3)
+    p, r, _ = B.greedy_match(a, b, np.ones(len(a)), np.ones(len(b)))
+    r2, p2, _ = B.greedy_match(b, a, np.ones(len(b)), np.ones(len(a)))
+    assert -1 - 1e-9 <= p <= 1 + 1e-9 and -1 - 1e-9 <= r <= 1 + 1e-9
+    assert (p, r) == pytest.approx((p2, r2))

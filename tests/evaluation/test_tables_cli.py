@@ -155,14 +155,23 @@ def test_evaluate_writes_scores_summary_and_provenance(
 def test_evaluate_with_models_adds_bertscore(app, contrast_table: pd.DataFrame, tmp_path: Path) -> None:
     src = tmp_path / "few.csv"
     contrast_table.head(5).to_csv(src, index=False)
-    res = CliRunner().invoke(
-        app, ["evaluate", str(src), "--out", str(tmp_path / "o"), "--bertscore-model", "minilm"]
-    )
-    assert res.exit_code == 0, res.output
-    scores = pd.read_csv(tmp_path / "o" / "scores.csv")
-    assert scores["bertscore_f1"].notna().all() and scores["mirroring_similarity"].notna().all()
-    prov = pd.read_json(tmp_path / "o" / "provenance.json")
-    assert prov.loc["estimator", "bertscore_f1"] == "bertscore:all-MiniLM-L6-v2@L4(rescaled)"
+    out = {}
+    for precision in ("float32", "bfloat16"):
+        res = CliRunner().invoke(
+            app,
+            ["evaluate", str(src), "--out", str(tmp_path / precision), "--bertscore-model", "minilm",
+             "--precision", precision],
+        )  # fmt: skip
+        assert res.exit_code == 0, res.output
+        scores = pd.read_csv(tmp_path / precision / "scores.csv")
+        assert scores["bertscore_f1"].notna().all() and scores["mirroring_similarity"].notna().all()
+        prov = pd.read_json(tmp_path / precision / "provenance.json")
+        assert prov.loc["estimator", "bertscore_f1"] == f"bertscore:all-MiniLM-L6-v2@L4(rescaled,{precision})"
+        assert prov.loc["estimator", "mirroring_similarity"] == f"all-MiniLM-L6-v2 cosine ({precision})"
+        out[precision] = scores
+    for col in ("bertscore_f1", "mirroring_similarity", "pct_adherence"):  # the precision barely matters
+        diff = (out["float32"][col] - out["bfloat16"][col]).abs().max()
+        assert diff < 0.005, (col, diff)
 
 
 def test_evaluate_reports_bad_input_without_traceback(app, tmp_path: Path) -> None:

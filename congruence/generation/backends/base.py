@@ -3,10 +3,9 @@ seeds, and the registry lookup (:func:`make_backend`)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -109,22 +108,6 @@ def _pil(image: Any) -> Any:
     from PIL import Image
 
     return Image.fromarray(_as_rgb(image))
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int | None) -> Iterator[None]:
-    """Run with ``n`` torch CPU threads, restoring the caller's setting afterwards."""
-    if not n:
-        yield
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _plain_prompt(messages: Messages) -> str:

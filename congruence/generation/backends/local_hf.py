@@ -18,7 +18,6 @@ from congruence.generation.backends.base import (
     _FirstTokenTimer,
     _pil,
     _plain_prompt,
-    _torch_threads,
 )
 from congruence.generation.constrained import (
     HEAD,
@@ -29,6 +28,7 @@ from congruence.generation.constrained import (
     common_prefix,
     cut_at_stop,
 )
+from congruence.runtime import torch_threads
 
 
 class TransformersBackend:
@@ -161,7 +161,7 @@ class TransformersBackend:
         inputs = inputs.to(self.device)
         n_in = int(inputs["input_ids"].shape[1])
         # fork the RNG so a seeded call leaves the caller's torch random state untouched
-        with torch.random.fork_rng(devices=[]), torch.inference_mode(), _torch_threads(self.threads):
+        with torch.random.fork_rng(devices=[]), torch.inference_mode(), torch_threads(self.threads):
             if seed is not None:
                 torch.manual_seed(int(seed))
             timer = _FirstTokenTimer(t0)
@@ -210,14 +210,14 @@ class TransformersBackend:
         pad = tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
         ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs])
         mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs])
-        with torch.inference_mode(), _torch_threads(self.threads):
+        with torch.inference_mode(), torch_threads(self.threads):
             logp = torch.log_softmax(self._model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
         # log p(token_t | tokens_<t) summed over each choice's own tokens (after the shared prefix)
         scores = [float(sum(logp[k, t - 1, s[t]] for t in range(start, len(s)))) for k, s in enumerate(seqs)]
         choice = choices[max(range(len(choices)), key=scores.__getitem__)]
         inputs = tok(choice_prompt(prompt, choice), add_special_tokens=False, return_tensors="pt")
         n_in = int(inputs["input_ids"].shape[1])
-        with torch.random.fork_rng(devices=[]), torch.inference_mode(), _torch_threads(self.threads):
+        with torch.random.fork_rng(devices=[]), torch.inference_mode(), torch_threads(self.threads):
             if seed is not None:
                 torch.manual_seed(int(seed))
             timer = _FirstTokenTimer(t0)
