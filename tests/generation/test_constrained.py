@@ -65,6 +65,19 @@ def test_llamacpp_choice_is_from_the_list_reproducible_and_never_empty(smol_llam
     assert usage.completion_tokens and usage.completion_tokens <= 12
 
 
+def test_llamacpp_refuses_a_prompt_longer_than_its_context_with_a_fix():
+    if not llamacpp_available():
+        pytest.skip("llama-cpp-python is not installed (scripts/install.sh builds it)")
+    from congruence.generation.backends import LlamaCppBackend
+    from congruence.generation.backends.base import BackendError
+
+    small = LlamaCppBackend(n_ctx=256)  # the packaged SmolLM2 GGUF
+    msgs = build_messages("incongruence", "I keep going over it. " * 60)
+    with pytest.raises(BackendError, match="n_ctx") as e:
+        small.complete_choice(msgs, choices=TECHNIQUES, max_tokens=12, seed=0)
+    assert "Shorten the client turn" in e.value.fix
+
+
 def test_a_custom_list_constrains_the_choice(smol):
     msgs = build_messages("base", "I'm exhausted.")
     for seed in range(3):

@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from congruence.errors import CongruenceError, ModelUnavailableError
-from congruence.generation.backends.base import TOP_K, TOP_P, Messages, Usage, _check_messages, _plain_prompt
+from congruence.generation.backends.base import (
+    TOP_K,
+    TOP_P,
+    BackendError,
+    Messages,
+    Usage,
+    _check_messages,
+    _plain_prompt,
+)
 from congruence.generation.backends.packaged import smollm2_gguf  # the default model
 from congruence.generation.constrained import (
     HEAD,
@@ -48,7 +56,8 @@ class LlamaCppBackend:
 
     Args:
         model_path: the GGUF file (default: the packaged SmolLM2-135M).
-        n_ctx: context length in tokens.
+        n_ctx: context length in tokens (prompt and reply; the key-value cache is allocated for it:
+            about 230 MB for Qwen2.5-1.5B at the default).
         threads: CPU threads (default: every core this process may use; llama-cpp-python's own
             default is half of them).
         name: display name (provenance).
@@ -60,7 +69,7 @@ class LlamaCppBackend:
         self,
         *,
         model_path: str | os.PathLike[str] | None = None,
-        n_ctx: int = 2048,
+        n_ctx: int = 8192,
         threads: int | None = None,
         name: str | None = None,
     ) -> None:
@@ -137,6 +146,7 @@ class LlamaCppBackend:
         t0 = time.perf_counter()
         prompt = self._prompt_text(msgs)
         seqs = [self._tokenize(f"{prompt}{HEAD} {c}") for c in choices]
+        self._check_length(max(map(len, seqs)) + max_tokens)
         pos = common_prefix(seqs)
         self._feed(seqs[0][:pos])
         alive = list(range(len(choices)))
@@ -170,6 +180,13 @@ class LlamaCppBackend:
 
         return llama_cpp.llama_get_logits_ith(self._llm._ctx.ctx, -1)
 
+    def _check_length(self, n: int) -> None:
+        if n > self.n_ctx:
+            raise BackendError(
+                f"The prompt and reply need {n} tokens; {self.name} holds {self.n_ctx} (n_ctx).",
+                "Shorten the client turn, or build the backend with a larger n_ctx= (memory grows with it).",
+            )
+
     def _feed(self, tokens: list[int]) -> None:
         """Make ``tokens`` the context, evaluating only what the cache does not already hold (at
         least the last token, whose logits are read next)."""
@@ -194,6 +211,7 @@ class LlamaCppBackend:
         from llama_cpp import LogitsProcessorList
 
         llm = self._llm
+        self._check_length(len(ids) + max_tokens)
         eos = {llm.token_eos(), *_end_of_turn_ids(llm)}
         banned = sorted(eos)
 
