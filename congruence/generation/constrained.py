@@ -20,7 +20,8 @@ How each engine scores the names:
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 #: Person-centred techniques the model may name (ours: the names models give in the interventions
 #: paper's appendices F and H, without directive ones such as "Cognitive Restructuring").
@@ -58,6 +59,33 @@ def common_prefix(seqs: Sequence[Sequence[int]]) -> int:
         if any(s[i] != seqs[0][i] for s in seqs[1:]):
             return i
     return n
+
+
+def trie_choice(
+    seqs: Sequence[Sequence[int]], start: int, logits: Callable[[], Any], advance: Callable[[int], None]
+) -> int:
+    """The index of the token sequence chosen by greedy decoding restricted to the sequences' trie.
+
+    From position ``start`` (the shared prefix, already fed), at each step the allowed next token
+    (one that continues a sequence still in play) with the highest of ``logits()`` is fed with
+    ``advance(token)``; a sequence that is complete wins. Engines that expose only next-token logits
+    (ONNX Runtime GenAI, llama.cpp) choose the technique this way.
+
+    >>> rows = iter([[0.0, 0.1, 0.9, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    >>> trie_choice([[0, 1, 3], [0, 2], [0, 1]], 1, lambda: next(rows), lambda t: None)
+    1
+    """
+    alive = list(range(len(seqs)))
+    pos = start
+    while True:
+        done = [k for k in alive if len(seqs[k]) == pos]
+        if done:
+            return done[0]
+        row = logits()
+        nxt = max({seqs[k][pos] for k in alive}, key=lambda t: row[t])
+        alive = [k for k in alive if seqs[k][pos] == nxt]
+        advance(nxt)
+        pos += 1
 
 
 def cut_at_stop(text: str, stop: Sequence[str] = STOP) -> str:
@@ -105,4 +133,5 @@ __all__ = [
     "common_prefix",
     "cut_at_stop",
     "keep_sentences",
+    "trie_choice",
 ]

@@ -33,6 +33,7 @@ from congruence.generation.constrained import (
     choice_prompt,
     common_prefix,
     cut_at_stop,
+    trie_choice,
 )
 
 #: How llama-cpp-python is installed (it builds from source: a C++ compiler, a few minutes).
@@ -147,19 +148,15 @@ class LlamaCppBackend:
         prompt = self._prompt_text(msgs)
         seqs = [self._tokenize(f"{prompt}{HEAD} {c}") for c in choices]
         self._check_length(max(map(len, seqs)) + max_tokens)
-        pos = common_prefix(seqs)
-        self._feed(seqs[0][:pos])
-        alive = list(range(len(choices)))
-        while True:
-            done = [k for k in alive if len(seqs[k]) == pos]
-            if done:
-                chosen = done[0]
-                break
-            logits = np.ctypeslib.as_array(self._last_logits(), shape=(llm.n_vocab(),))
-            nxt = max({seqs[k][pos] for k in alive}, key=lambda t: logits[t])
-            alive = [k for k in alive if seqs[k][pos] == nxt]
-            llm.eval([nxt])
-            pos += 1
+        start = common_prefix(seqs)
+        self._feed(seqs[0][:start])
+        n_vocab = llm.n_vocab()
+        chosen = trie_choice(
+            seqs,
+            start,
+            lambda: np.ctypeslib.as_array(self._last_logits(), shape=(n_vocab,)),
+            lambda t: llm.eval([t]),
+        )
         full = self._tokenize(choice_prompt(prompt, choices[chosen]))
         out, first = self._generate(
             full, temperature, max_tokens, seed, stop=stop, min_tokens=MIN_REPLY_TOKENS, t0=t0

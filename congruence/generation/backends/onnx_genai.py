@@ -21,6 +21,7 @@ from congruence.generation.constrained import (
     choice_prompt,
     common_prefix,
     cut_at_stop,
+    trie_choice,
 )
 
 
@@ -163,18 +164,9 @@ class OnnxGenAIBackend:
         params.set_search_options(**opts)
         gen = og.Generator(self._model, params)
         gen.append_tokens(seqs[0][:start])
-        alive = list(range(len(choices)))
-        pos = start
-        while True:
-            done = [k for k in alive if len(seqs[k]) == pos]
-            if done:
-                chosen = done[0]
-                break
-            logits = np.asarray(gen.get_logits()).reshape(-1)
-            nxt = max({seqs[k][pos] for k in alive}, key=lambda t: logits[t])
-            alive = [k for k in alive if seqs[k][pos] == nxt]
-            gen.append_tokens([nxt])
-            pos += 1
+        chosen = trie_choice(
+            seqs, start, lambda: np.asarray(gen.get_logits()).reshape(-1), lambda t: gen.append_tokens([t])
+        )
         consumed = seqs[chosen]
         full = [int(t) for t in self._tok.encode(choice_prompt(prompt, choices[chosen]))]
         keep = common_prefix([consumed, full])
