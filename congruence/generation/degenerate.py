@@ -13,7 +13,9 @@ reason          rule
                 ("intervention technique", "the above dialogue", "mental health expert"), or a numbered
                 / bulleted list or markdown heading
 ``prompt_echo`` an 8-word sequence copied from the instruction text (:func:`copied_ngrams`)
-``third_person`` the client named in the third person ("the client", "the patient", "the user")
+``third_person`` the client named in the third person ("the client", "the patient", "the user"), or
+                advice to someone else about them: no "you" anywhere and two or more phrases
+                such as "help them", "encourage them", "their feelings" (:func:`about_them`)
 ``repetition``  a word trigram that occurs twice, or one word three times in a row (:func:`repeated_ngrams`)
 ``too_short`` / ``too_long`` fewer than :data:`MIN_WORDS` / more than :data:`MAX_WORDS` words
 ``non_english`` under 85 % of the letters are ASCII, or five or more words and no common English function word
@@ -72,6 +74,14 @@ _THIRD_PERSON = re.compile(
     r"|\b(?:clients|patients)\b",
     re.I,
 )
+# how a note to a counsellor speaks of the client: what to do to them, and their inner life
+_ABOUT_THEM = re.compile(
+    r"\b(?:help|encourage|ask|allow|let|invite|support|validate|reassure|remind|guide)\s+(?:them|him|her)\b"
+    r"|\b(?:their|his|her)\s+(?:own\s+)?(?:feelings?|emotions?|thoughts?|experiences?|concerns?|needs?|"
+    r"struggles?|grief|pain)\b",
+    re.I,
+)
+_SECOND_PERSON = re.compile(r"\b(?:you|your|yours|yourself|yourselves|you['’](?:re|ve|ll|d))\b", re.I)
 _FUNCTION_WORDS = frozenset(
     (  # noqa: SIM905 - a word list reads better as one string
         "i you me my your we it is are am was be been to of and a an the that this in on for with not "
@@ -148,6 +158,19 @@ def cosine(a: Any, b: Any) -> float:
     return float(a @ b / (na * nb)) if na and nb else 0.0
 
 
+def about_them(text: str) -> bool:
+    """A reply that addresses nobody and advises on a third person's inner life: a note to a
+    counsellor about the client, not a reply to the client (no "you" anywhere, and two or more of
+    "help / encourage / ask ... them", "their feelings / emotions / thoughts ...").
+
+    >>> about_them("Reflecting on their feelings can help them understand what they experience.")
+    True
+    >>> about_them("It's hard to help them when they fight, and you feel it too.")
+    False
+    """
+    return not _SECOND_PERSON.search(text) and len(_ABOUT_THEM.findall(text)) >= 2
+
+
 def degenerate_reasons(
     reply: str,
     *,
@@ -183,7 +206,7 @@ def degenerate_reasons(
         out.append("scaffolding")
     if any(copied_ngrams(text, s) for s in instructions if s):
         out.append("prompt_echo")
-    if _THIRD_PERSON.search(text) and not _THIRD_PERSON.search(client_text or ""):
+    if (_THIRD_PERSON.search(text) and not _THIRD_PERSON.search(client_text or "")) or about_them(text):
         out.append("third_person")
     if repeated_ngrams(text):
         out.append("repetition")

@@ -33,6 +33,8 @@ GOOD = [
         "It sounds exhausting to lie awake with thoughts that won't stop.",
     ),
     ("Work is fine. Busy. Whatever.", "You sound tired."),
+    ("My mother died last month.", "Losing her must leave such a gap in every day."),
+    ("My kids fight all the time.", "It is hard to know how to help them when they fight like that."),
     ("We lost the baby in March. I'm coping.", "Coping can take so much out of you. How are you, really?"),
 ]
 
@@ -66,6 +68,13 @@ BAD = [
     ),
     ("I feel so alone.", "The client seems lonely and would benefit from more support.", "third_person"),
     ("I feel so alone.", "It is important that the patient feels heard.", "third_person"),
+    (  # the default's reply to the first example, seed 0 (2026-12-05): advice about "them"
+        "I feel so alone since my mother died.",
+        "Reflecting on their feelings can help them understand what they are experiencing and what their "
+        "thoughts and concerns might be. Encourage them to openly share their emotions and thoughts "
+        "without judgment.",
+        "third_person",
+    ),
     ("I feel so alone.", "Lonely.", "too_short"),
     (
         "I feel so alone.",
