@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from congruence.errors import CongruenceError, ModelUnavailableError
-from congruence.evaluation.embeddings import Precision, SentenceEncoder
+from congruence.evaluation.embeddings import Precision, SentenceEncoder, bound_length
 from congruence.evaluation.pct import CLIENT_ALIASES, RESPONSE_ALIASES, _pick, minilm_path
 from congruence.provenance import Kind, Provenance
 
@@ -113,11 +113,7 @@ def make_scorer(
         baseline_path=str(baseline_path) if baseline_path is not None else None,
         use_fast_tokenizer=True,  # the slow tokenizers are several times slower
     )
-    tok = scorer._tokenizer
-    # a tokenizer saved without model_max_length reports ~1e30, which overflows truncation
-    if getattr(tok, "model_max_length", 0) > 100_000:
-        limit = getattr(scorer._model.config, "max_position_embeddings", 514)
-        tok.model_max_length = max(8, int(limit) - 2)
+    bound_length(scorer._tokenizer, getattr(scorer._model.config, "max_position_embeddings", None))
     return scorer
 
 

@@ -28,6 +28,13 @@ def minilm_path() -> Path:
     return packaged_minilm_path("or use similarity='lexical'")
 
 
+def bound_length(tokenizer: Any, max_positions: int | None) -> None:
+    """Give a tokenizer saved without ``model_max_length`` (it reports about 1e30, which overflows
+    truncation) the model's limit: its position embeddings less 2 (RoBERTa's offset)."""
+    if getattr(tokenizer, "model_max_length", 0) > 100_000:
+        tokenizer.model_max_length = max(8, int(max_positions or 514) - 2)
+
+
 def native_bf16() -> bool:
     """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX), where bfloat16 inference
     is about 1.6x faster than float32; elsewhere it is emulated and slower."""
@@ -108,9 +115,8 @@ class SentenceEncoder:
         from transformers import AutoTokenizer
 
         tok = AutoTokenizer.from_pretrained(str(self.folder), use_fast=True)
-        if getattr(tok, "model_max_length", 0) > 100_000:  # saved without a limit: reports ~1e30
-            cfg = json.loads((self.folder / "config.json").read_text(encoding="utf-8"))
-            tok.model_max_length = max(8, int(cfg.get("max_position_embeddings", 514)) - 2)
+        cfg = json.loads((self.folder / "config.json").read_text(encoding="utf-8"))
+        bound_length(tok, cfg.get("max_position_embeddings"))
         return tok
 
     @cached_property
