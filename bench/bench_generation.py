@@ -1,7 +1,7 @@
 """Speed of the embedded reply model on this machine: tokens per second and latency per reply.
 
-For each local path of the embedded default (SmolLM2-135M-Instruct) - ONNX Runtime GenAI int8 (the
-fastest shipped path), PyTorch float32 through transformers, and llama.cpp when installed - it
+For each local path of the small reply model (SmolLM2-135M-Instruct) - ONNX Runtime GenAI int8,
+PyTorch float32 through transformers, llama.cpp - and of the Qwen default (llama.cpp, ONNX int4) it
 generates replies to real incongruence-strategy prompts (one sample each, temperature 0.7,
 ``max_tokens`` 64 by default) and reports:
 
@@ -75,7 +75,8 @@ PATHS = {
     "transformers-fp32": lambda: SmolLM2Backend(engine="transformers"),
     "transformers-fp32-2threads": lambda: SmolLM2Backend(engine="transformers", threads=2),
     "llamacpp": lambda: SmolLM2Backend(engine="llamacpp"),
-    "qwen-1.5b-onnx-int4": lambda: QwenBackend(size="1.5b"),
+    "qwen-1.5b-onnx-int4": lambda: QwenBackend(size="1.5b", engine="onnx"),
+    "qwen-1.5b-llamacpp": lambda: QwenBackend(size="1.5b", engine="llamacpp"),
 }
 
 #: Client turns written for this benchmark (not from the papers or any corpus), with the affect a
@@ -122,7 +123,8 @@ CLIENT_TURNS: list[tuple[str, dict]] = [
 CONFIGS = {
     "before": dict(backend="smollm2", format="free", screen=False, topic_check=False),
     "smollm2": dict(backend="smollm2"),
-    "qwen-1.5b": dict(backend="qwen"),
+    "qwen-1.5b": dict(backend="qwen"),  # the default: llama.cpp where installed
+    "qwen-1.5b-onnx": dict(backend="qwen", backend_options={"engine": "onnx"}),
     "qwen-0.5b": dict(backend="qwen", backend_options={"size": "0.5b"}),
 }
 
