@@ -165,7 +165,15 @@ class Timed:
         return self._timed(self.inner.complete_choice, *a, **k)
 
 
-def bench_quality(name: str, turns: int, log, on_turn=None, first_turn: int = 0) -> dict:
+def bench_quality(
+    name: str,
+    turns: int,
+    log,
+    on_turn=None,
+    first_turn: int = 0,
+    strategy: str = "incongruence",
+    affect: bool = True,
+) -> dict:
     from congruence.generation.backends import make_backend
 
     cfg = dict(CONFIGS[name])
@@ -174,11 +182,12 @@ def bench_quality(name: str, turns: int, log, on_turn=None, first_turn: int = 0)
     inner.complete(build_messages("incongruence", CLIENT_TURNS[0][0]), max_tokens=2, seed=0)  # load
     load_s = time.perf_counter() - t0
     backend = Timed(inner)
-    r = Responder(backend=backend, **cfg, n_samples=1, retry_budget=1, seed=0)
+    r = Responder(backend=backend, **cfg, strategy=strategy, n_samples=1, retry_budget=1, seed=0)
+    with_affect = affect
     first, cpu, ok, failed, reasons = [], [], 0, 0, {}
     for i, (text, affect) in enumerate(CLIENT_TURNS[first_turn : first_turn + turns], start=first_turn):
         n_before = len(backend.calls)
-        reply = r.respond(text, affect=affect, key=f"quality#{i}")
+        reply = r.respond(text, affect=affect if with_affect else None, key=f"quality#{i}")
         first.append(backend.calls[n_before][0])
         cpu.append(backend.cpu[n_before])
         good = usable(reply)
@@ -214,7 +223,7 @@ def _quality_row(name, backend, r, load_s, first, cpu, ok, failed, reasons) -> d
     }
 
 
-def render_quality(rows: list[dict], loads: list) -> str:
+def render_quality(rows: list[dict], loads: list, strategy: str = "incongruence", affect: bool = True) -> str:
     load_txt = "; ".join(f"{when}: {', '.join(f'{x:.2f}' for x in la)}" for when, la in loads)
     lines = [
         f"## Usable replies, {dt.date.today().isoformat()}",
@@ -224,7 +233,8 @@ def render_quality(rows: list[dict], loads: list) -> str:
         f"Machine: {os.cpu_count()} CPU cores; load average (1, 5, 15 min) {load_txt}. Other jobs share "
         "the cores: a load above 2 means the model got a fraction of them, and seconds scale with it.",
         "",
-        f"{len(CLIENT_TURNS)} client turns written for this benchmark (`CLIENT_TURNS`), incongruence "
+        f"{len(CLIENT_TURNS)} client turns written for this benchmark (`CLIENT_TURNS`), "
+        f"{'with' if affect else 'without'} their affect columns, {strategy} "
         "strategy, one sample per turn and one retry (`n_samples=1, retry_budget=1`), temperature 0.7, "
         "seed 0. Seconds: the first model call of each turn (prefill + technique choice + reply). "
         "Tokens/s: reply tokens / seconds of all calls (end-to-end). CPU s: process CPU time of that "
@@ -378,6 +388,8 @@ def main() -> None:
     ap.add_argument("--turns", type=int, default=len(CLIENT_TURNS))
     ap.add_argument("--first-turn", type=int, default=0, help="start at this turn (split a run in parts)")
     ap.add_argument("--log", type=Path, default=None, help="write every reply here")
+    ap.add_argument("--strategy", default="incongruence", help="reply strategy of the quality run")
+    ap.add_argument("--no-affect", action="store_true", help="quality run without the turns' affect columns")
     args = ap.parse_args()
     if args.quality:
         out = args.out or ROOT / "bench" / "results" / f"generation-{dt.date.today().isoformat()}.md"
@@ -392,14 +404,17 @@ def main() -> None:
 
         loads = [("before", os.getloadavg())]
         rows = []
+        how = (args.strategy, not args.no_affect)
         for name in args.configs:
 
             def partial(row: dict, done: list = rows) -> None:
-                out.write_text(before + render_quality([*done, row], [*loads, ("now", os.getloadavg())]))
+                out.write_text(
+                    before + render_quality([*done, row], [*loads, ("now", os.getloadavg())], *how)
+                )
 
-            rows.append(bench_quality(name, args.turns, log, partial, args.first_turn))
-            out.write_text(before + render_quality(rows, [*loads, ("now", os.getloadavg())]))
-        out.write_text(before + render_quality(rows, [*loads, ("after", os.getloadavg())]))
+            rows.append(bench_quality(name, args.turns, log, partial, args.first_turn, *how))
+            out.write_text(before + render_quality(rows, [*loads, ("now", os.getloadavg())], *how))
+        out.write_text(before + render_quality(rows, [*loads, ("after", os.getloadavg())], *how))
         print(f"wrote {out}")
         return
 
