@@ -128,8 +128,12 @@ class BERTScoreSettings:
 
     @property
     def estimator(self) -> str:
+        return self.label()
+
+    def label(self, precision: str | None = None) -> str:
+        """``bertscore:<model>@L<layer>(rescaled|raw[,<precision>])``."""
         rescaled = "rescaled" if self.baseline_path is not None else "raw"
-        return f"bertscore:{self.name}@L{self.num_layers}({rescaled})"
+        return f"bertscore:{self.name}@L{self.num_layers}({rescaled}{f',{precision}' if precision else ''})"
 
 
 def resolve_settings(
@@ -293,7 +297,7 @@ class BERTScore:
     def estimator(self) -> str:
         """Model, layer, rescaling and the precision of the forward pass, e.g.
         ``bertscore:all-MiniLM-L6-v2@L4(rescaled,bfloat16)``."""
-        return f"{self.settings.estimator[:-1]},{self.encoder.precision})"
+        return self.settings.label(self.encoder.precision)
 
     def columns(self) -> dict[str, Provenance]:
         note = "token-embedding similarity of response to client utterance; not a quality rating"

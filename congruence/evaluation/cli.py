@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
             str,
             typer.Option(
                 help="MiniLM forward pass for mirroring and BERTScore: auto (bfloat16 where the CPU has "
-                "it natively: scores within 0.003, about 2x faster), float32 or bfloat16."
+                "it natively: scores within 0.004, about 2x faster), float32 or bfloat16."
             ),
         ] = "auto",
         include_failed: Annotated[

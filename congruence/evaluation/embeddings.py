@@ -63,7 +63,8 @@ class SentenceEncoder:
     - Speed (bench/bench_evaluation.py): texts are sorted by length and batched (little padding),
       and on CPU the batches run on as many worker threads as torch has, one thread each (small
       matrices scale better that way than across threads). ``precision="auto"`` is bfloat16 where
-      the CPU has it natively (scores within 0.003 of float32, measured in the tests), else float32.
+      the CPU has it natively (on 400 real pairs: BERTScore F1 within 0.0014, mirroring within
+      0.0033 of float32), else float32.
 
     ``sentences=False`` with a ``token_layer`` loads only the layers up to it (BERTScore alone).
     """
